@@ -1,0 +1,1 @@
+"""Prefect flows: one per provider, the dbt transform, and the operational flows."""

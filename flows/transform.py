@@ -1,0 +1,149 @@
+"""The ``transform`` flow: ``dbt build`` of the analytics layer (staging → intermediate → marts).
+
+Each provider's ingestion flow calls it as a sub-flow with ``select=["source:<provider>+"]`` so that provider's
+new rows reach the marts within minutes; its own deployment runs it with no selection to rebuild everything.
+A failed model or a failed test of severity error fails the run; a test of severity warn emits
+``vodflow.dbt.test_failed`` (so does a failed one) for automations to alert on.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.events import emit_event
+from prefect.runtime import flow_run
+
+from vodflow.dbt import DbtBuildError, DbtBuildSummary, build
+
+TRANSFORM_TIMEOUT_SECONDS = 30 * 60
+ARTIFACT_KEY = "dbt-build"
+TEST_RESOURCE_TYPES = ("test", "unit_test")
+_SOURCE_SELECTOR = re.compile(r"^\+?source:(?P<provider>[a-z0-9_]+)(\.[a-z0-9_]+)?\+?$")
+
+
+def transform_run_name() -> str:
+    """``dbt/source:lumina+`` or ``dbt/all`` (``+full-refresh``): the runs list reads as what was built."""
+    params = flow_run.parameters or {}
+    select = params.get("select") or ["all"]
+    suffix = " +full-refresh" if params.get("full_refresh") else ""
+    return f"dbt/{' '.join(str(s) for s in select)}{suffix}"
+
+
+@flow(
+    name="transform",
+    description="dbt build of vodflow's analytics layer; select source:<provider>+ to rebuild one provider's part.",
+    timeout_seconds=TRANSFORM_TIMEOUT_SECONDS,
+    log_prints=False,
+    flow_run_name=transform_run_name,
+)
+def transform(
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    vars: dict[str, str] | None = None,
+) -> DbtBuildSummary:
+    """Run ``dbt build`` and report what it did.
+
+    Args:
+        select: dbt selectors, e.g. ``["source:lumina+"]``; ``None`` builds the whole project.
+        full_refresh: Rebuild incremental models from scratch (needed after a mart's contract changes).
+        vars: dbt variables, e.g. ``{"lookback_minutes": "240"}`` to re-read late rows further back.
+
+    Returns:
+        The build summary (plain data; ``.to_dict()`` for JSON).
+
+    Raises:
+        DbtBuildError: A model or a test of severity error failed; the artifact and events are created first.
+    """
+    logger = get_run_logger()
+    logger.info("dbt build: select=%s full_refresh=%s vars=%s", select or "everything", full_refresh, vars or {})
+    try:
+        summary = build(select, full_refresh=full_refresh, vars=vars)
+    except DbtBuildError as exc:
+        _report(exc.summary, select)
+        logger.error("%s", exc)
+        raise
+    _report(summary, select)
+    logger.info(
+        "dbt build done in %.1f s: %d models, %d tests, statuses %s",
+        summary.elapsed_seconds,
+        len(summary.of_type("model")),
+        sum(len(summary.of_type(kind)) for kind in TEST_RESOURCE_TYPES),
+        summary.counts,
+    )
+    for node in summary.warnings:
+        logger.warning("%s %s: %s", node.resource_type, node.name, node.message)
+    return summary
+
+
+def _report(summary: DbtBuildSummary, select: list[str] | None) -> None:
+    create_markdown_artifact(
+        key=ARTIFACT_KEY,
+        markdown=summary_markdown(summary, select),
+        description="What the dbt build did: nodes built, tests passed and failed.",
+    )
+    _emit_test_events(summary, select)
+
+
+def summary_markdown(summary: DbtBuildSummary, select: list[str] | None = None) -> str:
+    """A person-readable account of a build: counts, failures, then every node."""
+    tests = [node for kind in TEST_RESOURCE_TYPES for node in summary.of_type(kind)]
+    passed = sum(1 for node in tests if node.status == "pass")
+    failed = sum(1 for node in tests if node.status in ("fail", "error"))
+    warned = sum(1 for node in tests if node.status == "warn")
+    lines = [
+        f"# dbt build: {'succeeded' if summary.success else 'FAILED'}",
+        "",
+        f"`dbt {' '.join(summary.command)}` — selection: {', '.join(select) if select else 'everything'}",
+        "",
+        "| models built | tests passed | tests failed | tests warned | seconds |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {sum(1 for n in summary.of_type('model') if n.status == 'success')} | {passed} | {failed} | {warned} "
+        f"| {summary.elapsed_seconds:.1f} |",
+        "",
+    ]
+    if summary.failures:
+        lines += ["## Failures", "", "| node | status | message |", "|---|---|---|"]
+        lines += [f"| {n.resource_type} `{n.name}` | {n.status} | {_cell(n.message)} |" for n in summary.failures]
+        lines.append("")
+    if summary.error and not summary.nodes:
+        lines += ["## Error", "", "```", summary.error, "```", ""]
+    if summary.nodes:
+        lines += ["## Nodes", "", "| type | name | status | seconds |", "|---|---|---|---:|"]
+        lines += [f"| {n.resource_type} | `{n.name}` | {n.status} | {n.execution_time:.2f} |" for n in summary.nodes]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def _emit_test_events(summary: DbtBuildSummary, select: list[str] | None) -> None:
+    related: list[dict[str, Any]] = []
+    for selector in select or []:
+        match = _SOURCE_SELECTOR.match(selector)
+        if match:
+            provider = match.group("provider")
+            related.append(
+                {
+                    "prefect.resource.id": f"vodflow.provider.{provider}",
+                    "prefect.resource.role": "provider",
+                    "prefect.resource.name": provider,
+                }
+            )
+    for node in [*summary.failures, *summary.warnings]:
+        if node.resource_type not in TEST_RESOURCE_TYPES:
+            continue
+        emit_event(
+            event="vodflow.dbt.test_failed",
+            resource={"prefect.resource.id": f"vodflow.dbt.{node.name}", "prefect.resource.name": node.name},
+            related=related,
+            payload={
+                "unique_id": node.unique_id,
+                "status": node.status,
+                "severity": "warn" if node.status == "warn" else "error",
+                "message": node.message,
+            },
+        )

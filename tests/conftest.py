@@ -1,0 +1,85 @@
+"""Shared fixtures: a real PostgreSQL (the embedded wheel) and a real Prefect server, per test session.
+
+Each test session gets its own data folder and free ports, so `make test` passes while a demo stack runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from vodflow.db import embedded, migrate
+from vodflow.db.engine import get_engine
+from vodflow.net import free_port
+from vodflow.settings import Settings, get_settings
+
+_SESSION_ENV_KEYS = ("VODFLOW_DATA_DIR", "VODFLOW_PG_PORT", "VODFLOW_SANDBOX_PORT", "VODFLOW_PREFECT_PORT")
+
+
+@pytest.fixture(scope="session")
+def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data folder for the whole session (the embedded cluster lives there)."""
+    return tmp_path_factory.mktemp("vodflow-data")
+
+
+@pytest.fixture(scope="session")
+def vodflow_env(session_data_dir: Path) -> Iterator[Settings]:
+    """Point every vodflow setting at this session's own folder and ports."""
+    saved = {key: os.environ.get(key) for key in (*_SESSION_ENV_KEYS, "DATABASE_URL")}
+    os.environ["VODFLOW_DATA_DIR"] = str(session_data_dir)
+    os.environ["VODFLOW_PG_PORT"] = str(free_port())
+    os.environ["VODFLOW_SANDBOX_PORT"] = str(free_port())
+    os.environ["VODFLOW_PREFECT_PORT"] = str(free_port())
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DBT_USE_COLORS", "false")
+    yield get_settings()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def postgres(vodflow_env: Settings) -> Iterator[Settings]:
+    """A real PostgreSQL for the session, migrated to head; stopped at the end."""
+    embedded.start(vodflow_env)
+    migrate.upgrade()
+    yield vodflow_env
+    get_engine().dispose()
+    embedded.stop(vodflow_env)
+
+
+@pytest.fixture
+def db(postgres: Settings) -> Iterator[Engine]:
+    """An engine on a database whose raw and ops tables are empty at the start of the test."""
+    engine = get_engine()
+    _truncate(engine)
+    yield engine
+
+
+def _truncate(engine: Engine) -> None:
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text(
+                "select format('%I.%I', schemaname, tablename) from pg_tables "
+                "where schemaname in ('raw', 'ops') and tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        names = ", ".join(tables)
+        if names:
+            conn.execute(text(f"truncate {names} restart identity cascade"))
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A real Prefect server (temporary SQLite) for flows, events and concurrency limits."""
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

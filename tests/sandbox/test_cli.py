@@ -1,0 +1,83 @@
+"""``python -m vodflow.sandbox``: serves in the foreground and stops cleanly on SIGTERM and SIGINT."""
+
+from __future__ import annotations
+
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.sandbox.conftest import http_client
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _start(*args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "vodflow.sandbox", "--port", "0", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_url(proc, deadline_s=20.0):
+    deadline = time.monotonic() + deadline_s
+    seen = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.2)
+        if ready:
+            line = proc.stderr.readline()
+            seen.append(line)
+            match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            if match:
+                return match.group(1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"sandbox did not announce its URL: {seen}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serves_then_stops_cleanly(tmp_path, signum):
+    proc = _start("--state-dir", str(tmp_path / "state"), "--lumina-size", "50")
+    try:
+        url = _wait_for_url(proc)
+        with http_client(url) as http:
+            assert http.get("/healthz").json() == {"status": "ok"}
+            body = http.get("/lumina/v1/titles", params={"page_size": 1000}).json()
+            assert len(body["items"]) == 50
+            assert http.post("/admin/publish", json={"provider": "lumina", "new": 1}).status_code == 200
+        proc.send_signal(signum)
+        assert proc.wait(timeout=10) == 0
+        assert "stopping" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (tmp_path / "state" / "lumina.json").exists()
+
+
+def test_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "vodflow.sandbox", "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--state-dir", "--lumina-size"):
+        assert option in result.stdout
+
+
+def test_refuses_a_bad_size():
+    result = subprocess.run(
+        [sys.executable, "-m", "vodflow.sandbox", "--port", "0", "--lumina-size", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "lumina size" in result.stderr

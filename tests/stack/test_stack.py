@@ -1,0 +1,237 @@
+"""End to end: the real ``vodflow`` CLI brings up a stack in its own data folder and ports, then takes it down.
+
+One up/down cycle for the module (a cold Prefect server takes ~25 s); the tests run in file order and the last one
+is ``down``. The session fixtures in tests/conftest.py are not used: they run a PostgreSQL of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from vodflow.net import free_port
+
+pytestmark = pytest.mark.slow
+
+COMPONENTS = ("postgres", "prefect-server", "sandbox", "worker")
+STACK_ENV_KEYS = ("VODFLOW_DATA_DIR", "VODFLOW_PG_PORT", "VODFLOW_PREFECT_PORT", "VODFLOW_SANDBOX_PORT")
+
+
+def vodflow(*args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess with the (monkeypatched) environment of this test."""
+    return subprocess.run(
+        [sys.executable, "-m", "vodflow", *args],
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def recorded_pids(data_dir: Path) -> dict[str, tuple[int, float]]:
+    """Pid and create time of every component, from the pid files."""
+    found = {}
+    for pid_file in (data_dir / "run").glob("*.pid"):
+        record = json.loads(pid_file.read_text())
+        found[record["name"]] = (record["pid"], record["create_time"])
+    return found
+
+
+def alive(pid: int, create_time: float) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return abs(proc.create_time() - create_time) < 0.05 and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    ports: dict[str, int]
+    first_up: subprocess.CompletedProcess[str]
+    first_up_seconds: float
+    pids: dict[str, tuple[int, float]]
+    tree: list[tuple[int, float, str]] = field(default_factory=list)
+
+
+def _snapshot_tree(pids: dict[str, tuple[int, float]]) -> list[tuple[int, float, str]]:
+    """Every process of the stack and its descendants now: none may survive ``down``."""
+    seen: list[tuple[int, float, str]] = []
+    for pid, _ in pids.values():
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                seen.append((proc.pid, proc.create_time(), " ".join(proc.cmdline())[:120]))
+        except psutil.NoSuchProcess:
+            continue
+    return seen
+
+
+def _kill_leftovers(stack: Stack) -> None:
+    """Safety net for a failing test: never leave a server behind."""
+    for pid, create_time, _ in stack.tree + [(p, c, "") for p, c in recorded_pids(stack.data_dir).values()]:
+        if alive(pid, create_time):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("stack-data")
+    ports = {key: free_port() for key in STACK_ENV_KEYS[1:]}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VODFLOW_DATA_DIR", str(data_dir))
+        for key, port in ports.items():
+            mp.setenv(key, str(port))
+        for key in ("DATABASE_URL", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_PROFILES_PATH"):
+            mp.delenv(key, raising=False)
+        started = time.monotonic()
+        first = vodflow("up", "--no-deploy")
+        stack = Stack(data_dir, ports, first, time.monotonic() - started, recorded_pids(data_dir))
+        stack.tree = _snapshot_tree(stack.pids)
+        try:
+            yield stack
+        finally:
+            vodflow("down", timeout=120)
+            _kill_leftovers(stack)
+
+
+def test_up_starts_every_component(stack: Stack) -> None:
+    assert stack.first_up.returncode == 0, stack.first_up.stdout + stack.first_up.stderr
+    assert set(stack.pids) == set(COMPONENTS)
+    for name in COMPONENTS:
+        assert f"{name}" in stack.first_up.stdout
+        assert alive(*stack.pids[name]), name
+    assert "Prefect UI" in stack.first_up.stdout
+    print(f"cold up: {stack.first_up_seconds:.1f} s")
+
+
+def test_second_up_keeps_the_same_processes(stack: Stack) -> None:
+    started = time.monotonic()
+    second = vodflow("up", "--no-deploy")
+    seconds = time.monotonic() - started
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert recorded_pids(stack.data_dir) == stack.pids
+    assert second.stdout.count("already running") == len(COMPONENTS)
+    # One stack: exactly one Prefect server and one worker for this data folder.
+    for marker in (f"--port {stack.ports['VODFLOW_PREFECT_PORT']}", "worker start"):
+        matching = [
+            p
+            for p in psutil.process_iter(["cmdline", "environ"])
+            if marker in " ".join(p.info["cmdline"] or [])
+            and (p.info["environ"] or {}).get("VODFLOW_DATA_DIR") == str(stack.data_dir)
+        ]
+        assert len(matching) == 1, marker
+    assert seconds < 30
+    print(f"warm up: {seconds:.1f} s")
+
+
+def test_up_restarts_only_what_is_missing(stack: Stack) -> None:
+    pid, create_time = stack.pids["sandbox"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(pid, create_time):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    result = vodflow("up", "--no-deploy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    now = recorded_pids(stack.data_dir)
+    assert now["sandbox"] != stack.pids["sandbox"]
+    assert {k: v for k, v in now.items() if k != "sandbox"} == {k: v for k, v in stack.pids.items() if k != "sandbox"}
+    assert result.stdout.count("already running") == len(COMPONENTS) - 1
+    stack.pids = now
+    stack.tree = _snapshot_tree(now)
+
+
+def test_status_json_says_running(stack: Stack) -> None:
+    result = vodflow("status", "--json", timeout=60)
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["all_running"] is True
+    by_name = {c["name"]: c for c in status["components"]}
+    assert set(by_name) == set(COMPONENTS)
+    for name in COMPONENTS:
+        assert by_name[name]["state"] == "running"
+        assert by_name[name]["pid"] == stack.pids[name][0]
+    assert by_name["prefect-server"]["port"] == stack.ports["VODFLOW_PREFECT_PORT"]
+    assert by_name["sandbox"]["url"] == f"http://127.0.0.1:{stack.ports['VODFLOW_SANDBOX_PORT']}"
+    assert status["flow_runs"] == []
+    assert status["flow_runs_error"] is None
+
+
+def test_status_table(stack: Stack) -> None:
+    result = vodflow("status", timeout=60)
+    assert result.returncode == 0, result.stderr
+    for name in COMPONENTS:
+        assert name in result.stdout
+    assert "running" in result.stdout
+
+
+def test_db_url_connects_with_psycopg(stack: Stack) -> None:
+    result = vodflow("db", "url", timeout=60)
+    assert result.returncode == 0, result.stderr
+    uri = result.stdout.strip()
+    assert uri.startswith("postgresql://")
+    with psycopg.connect(uri, connect_timeout=10) as conn:
+        assert conn.execute("select current_database()").fetchone() == ("vodflow",)
+        # `up` applied the migrations.
+        assert conn.execute("select to_regclass('ops.alembic_version') is not null").fetchone() == (True,)
+
+
+def test_db_upgrade_is_idempotent(stack: Stack) -> None:
+    result = vodflow("db", "upgrade", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "revision" in result.stdout
+    assert "***" in result.stdout  # the password never shows
+
+
+def test_port_taken_by_another_program_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        monkeypatch.setenv("VODFLOW_DATA_DIR", str(tmp_path / "other"))
+        monkeypatch.setenv("VODFLOW_PG_PORT", str(free_port()))
+        monkeypatch.setenv("VODFLOW_SANDBOX_PORT", str(free_port()))
+        monkeypatch.setenv("VODFLOW_PREFECT_PORT", str(taken))
+        result = vodflow("up", "--no-deploy", timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(taken) in lines[0] and "VODFLOW_PREFECT_PORT" in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    # Checked before anything started: no database, no pid files in that folder.
+    assert not list((tmp_path / "other" / "run").glob("*.pid"))
+    assert not (tmp_path / "other" / "pg" / "data" / "postmaster.pid").exists()
+
+
+def test_down_leaves_nothing_running(stack: Stack) -> None:
+    started = time.monotonic()
+    result = vodflow("down", timeout=180)
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nothing left running" in result.stdout
+    for name, (pid, create_time) in stack.pids.items():
+        assert not alive(pid, create_time), f"{name} (pid {pid}) survived"
+    survivors = [(pid, cmd) for pid, create_time, cmd in stack.tree if alive(pid, create_time)]
+    assert survivors == []
+    assert not list((stack.data_dir / "run").glob("*.pid"))
+    status = json.loads(vodflow("status", "--json", timeout=60).stdout)
+    assert {c["state"] for c in status["components"]} == {"stopped"}
+    print(f"down: {seconds:.1f} s")

@@ -1,0 +1,204 @@
+"""``vodflow up | down | status | db url | db upgrade``: the local stack from the command line.
+
+Known failures (a port taken, a part that does not start, no database) print ONE line on stderr and exit 1: the
+message says what to change, and a traceback would only hide it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+from sqlalchemy.engine import URL
+
+from vodflow.cli.errors import fail
+from vodflow.settings import Settings, get_settings
+
+_T = TypeVar("_T")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+db_app = typer.Typer(
+    name="db",
+    help="The stack's PostgreSQL database: its connection URI and its schema migrations.",
+    no_args_is_help=True,
+)
+
+
+class RichReporter:
+    """Shows a spinner while a component starts, then one line with its outcome and time."""
+
+    def __init__(self, out: Console) -> None:
+        self._out = out
+        self._status: Status | None = None
+
+    def begin(self, component: str, action: str) -> None:
+        """Show a spinner for the step."""
+        self._status = self._out.status(f"{component}: {action}…")
+        self._status.start()
+
+    def _stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def end(self, component: str, outcome: str, seconds: float) -> None:
+        """Replace the spinner with the outcome line."""
+        self._stop()
+        self._out.print(f"[green]✓[/] {component:<18} {outcome:<44} [dim]{seconds:6.1f} s[/]")
+
+    def fail(self, component: str, seconds: float) -> None:
+        """Replace the spinner with a failure line (the error follows on stderr)."""
+        self._stop()
+        self._out.print(f"[red]✗[/] {component:<18} {'failed':<44} [dim]{seconds:6.1f} s[/]")
+
+
+@contextmanager
+def _known_errors() -> Iterator[None]:
+    """Turn the errors a person can fix into one line on stderr and exit code 1."""
+    from sqlalchemy.exc import OperationalError
+
+    from vodflow.db.embedded import EmbeddedPostgresError
+    from vodflow.db.urls import DatabaseNotConfiguredError
+    from vodflow.stack.errors import StackError
+
+    try:
+        yield
+    except (StackError, EmbeddedPostgresError, DatabaseNotConfiguredError) as exc:
+        fail(str(exc))
+    except OperationalError as exc:
+        first = str(exc.orig or exc).strip().splitlines()[0]
+        fail(f"cannot reach the database ({first}): is the stack up? run `vodflow up`")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:  # a malformed VODFLOW_* value
+        fail(str(exc))
+
+
+def _database_url(settings: Settings) -> URL:
+    from vodflow.db.urls import database_url
+
+    with _known_errors():
+        try:
+            return database_url(settings)
+        except ValueError as exc:  # DATABASE_URL names something other than PostgreSQL
+            fail(str(exc))
+
+
+def _run(action: Callable[[], _T]) -> _T:
+    with _known_errors():
+        return action()
+
+
+# Help texts as single paragraphs: typer keeps a docstring's line breaks, which reads badly in a terminal.
+_UP_HELP = (
+    "Start the local stack, or complete it: parts already running are kept, only missing ones are started, "
+    "never a second copy.\n\n"
+    "In order, each waited for until healthy: PostgreSQL, schema migrations, the Prefect server, the provider "
+    "sandbox, the work pool and the dbt concurrency limit, the process worker, then the deployments.\n\n"
+    "Everything lives under VODFLOW_DATA_DIR (logs in logs/, pid files in run/). Ports: VODFLOW_PG_PORT, "
+    "VODFLOW_PREFECT_PORT, VODFLOW_SANDBOX_PORT; servers bind 127.0.0.1 only."
+)
+_DOWN_HELP = (
+    "Stop the worker, the sandbox, the Prefect server and PostgreSQL (by pid), then check that no process the "
+    "stack started is left. Exits 1 and lists any survivor. Data stays in VODFLOW_DATA_DIR."
+)
+
+
+def up(
+    no_deploy: Annotated[
+        bool, typer.Option("--no-deploy", help="Start the stack but do not (re)deploy the flows.")
+    ] = False,
+) -> None:
+    """Start the local stack, or complete it (see ``_UP_HELP``)."""
+    from vodflow.stack.lifecycle import up as stack_up
+
+    settings = _settings()
+    console.print(f"vodflow stack in [bold]{settings.data_dir}[/]")
+    _run(lambda: stack_up(settings, deploy=not no_deploy, reporter=RichReporter(console)))
+    console.print(f"\nPrefect UI   {settings.prefect_ui_url}\nSandbox      {settings.sandbox_url}")
+    console.print("Database     `vodflow db url`   ·   stop with `vodflow down`")
+
+
+def down() -> None:
+    """Stop the stack and check that nothing is left running (see ``_DOWN_HELP``)."""
+    from vodflow.stack.lifecycle import down as stack_down
+
+    settings = _settings()
+    result = _run(lambda: stack_down(settings, reporter=RichReporter(console)))
+    if result.leftovers:
+        for left in result.leftovers:
+            err_console.print(f"still running: pid {left.pid} {left.name} {left.cmdline}", soft_wrap=True)
+        fail(f"{len(result.leftovers)} process(es) survived `vodflow down`")
+    console.print("stack stopped; nothing left running")
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")] = False,
+) -> None:
+    """Show each component (running/stopped, pid, port, URL) and the last 10 flow runs when the server is up."""
+    from vodflow.stack.status import stack_status
+
+    settings = _settings()
+    result = _run(lambda: stack_status(settings))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    table = Table(title=f"vodflow stack ({result.data_dir})", title_justify="left")
+    for column in ("component", "state", "pid", "port", "URL"):
+        table.add_column(column)
+    colours = {"running": "green", "stopped": "dim", "unhealthy": "yellow", "external": "cyan"}
+    for row in result.components:
+        state = f"[{colours.get(row.state, 'white')}]{row.state}[/]"
+        table.add_row(row.name, state, str(row.pid or "-"), str(row.port or "-"), row.url or "-")
+    console.print(table)
+    if result.flow_runs_error:
+        err_console.print(result.flow_runs_error)
+    if result.flow_runs:
+        runs = Table(title="last flow runs", title_justify="left")
+        for column in ("flow run", "deployment", "state", "start time"):
+            runs.add_column(column)
+        for run in result.flow_runs:
+            runs.add_row(run.name, run.deployment or "-", run.state or "-", run.start_time or "-")
+        console.print(runs)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database's connection URI (postgresql://…, with the password): psql "$(vodflow db url)" works."""
+    from vodflow.db.urls import libpq_uri
+
+    typer.echo(libpq_uri(_database_url(_settings())))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations to the configured database (idempotent; `vodflow up` runs it too)."""
+    from vodflow.db import migrate
+    from vodflow.db.urls import redacted
+
+    url = _database_url(_settings())
+
+    def apply() -> str:
+        migrate.upgrade(url)
+        return f"{redacted(url)} is at revision {migrate.current_revision(url)}"
+
+    console.print(_run(apply))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``up``, ``down``, ``status`` and the ``db`` group to the ``vodflow`` app."""
+    app.command("up", help=_UP_HELP)(up)
+    app.command("down", help=_DOWN_HELP)(down)
+    app.command("status")(status)
+    app.add_typer(db_app, name="db")

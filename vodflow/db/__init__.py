@@ -1,0 +1,1 @@
+"""Database access: where the server is, how to reach it, and its schema migrations."""

@@ -1,0 +1,1 @@
+"""EIDR identity: ID validation, registry reference data and matching."""

@@ -1,0 +1,1 @@
+"""The shared ingestion machinery every provider uses: HTTP, validation, quarantine, staged upsert, cursor, audit."""

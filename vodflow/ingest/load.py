@@ -1,0 +1,274 @@
+"""Load a validated batch into PostgreSQL: staged COPY, upsert of new or changed rows, quarantine, cursor, audit.
+
+Everything happens in ONE transaction, under a per-provider advisory lock: a crash anywhere leaves the previous
+rows and cursor, and two runs of one provider serialise instead of racing. A row is written only when its
+content hash changed and it is not older than what is stored, so re-runs and backfills converge and a late,
+older version never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pandas as pd
+import psycopg
+from sqlalchemy import Engine, text
+
+from vodflow.canonical import CANONICAL_COLUMNS
+from vodflow.ingest.validate import QuarantinedRow, ValidatedBatch
+
+_HASHED = [c for c in CANONICAL_COLUMNS if c not in ("provider", "provider_asset_id")]
+_ROW_HASH_SQL = "md5(row(" + ", ".join(f"s.{c}" for c in _HASHED) + ")::text)"
+_STAGE_COLUMNS = (*CANONICAL_COLUMNS, "load_id", "extracted_at")
+_UPDATABLE = [c for c in CANONICAL_COLUMNS if c not in ("provider", "provider_asset_id")]
+
+BeforeCommit = Callable[[psycopg.Connection[Any]], None]
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    """What one load did; ``received == inserted + updated + unchanged + quarantined`` always holds."""
+
+    served: int
+    deduplicated: int
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+    stale: int
+    quarantined: int
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain dict for events, artifacts and return values."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Who is loading what: the audit row's identity."""
+
+    provider: str
+    load_id: uuid.UUID
+    started_at: datetime
+    extracted_at: datetime
+    flow_run_id: uuid.UUID | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+
+
+def _lock_key(provider: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"vodflow.ingest.{provider}".encode()).digest()[:8], "big", signed=True)
+
+
+def jsonb_text(value: Any) -> str:
+    """JSON text PostgreSQL's jsonb accepts: jsonb refuses the NUL character, which hostile feeds do send."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode().replace("\\u0000", "")
+
+
+def _stage_rows(frame: pd.DataFrame, load_id: uuid.UUID, extracted_at: datetime) -> Iterator[tuple[Any, ...]]:
+    columns = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in CANONICAL_COLUMNS]
+    payload_index = CANONICAL_COLUMNS.index("payload")
+    stamp_index = CANONICAL_COLUMNS.index("provider_updated_at")
+    for values in zip(*columns, strict=True):
+        row = list(values)
+        row[payload_index] = jsonb_text(row[payload_index])
+        row[stamp_index] = row[stamp_index].to_pydatetime()
+        yield (*row, load_id, extracted_at)
+
+
+def copy_rows(
+    conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...], rows: Iterator[tuple[Any, ...]]
+) -> int:
+    """COPY rows into ``table``; returns how many were written."""
+    count = 0
+    with conn.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def quarantine_hash(provider: str, row: QuarantinedRow) -> str:
+    """Identity of a quarantined row: the same bad row served again is stored once (``times_seen`` grows)."""
+    body = json.dumps({"id": row.provider_asset_id, "raw": row.raw_row}, sort_keys=True, default=str)
+    return hashlib.sha256(f"{provider}\n{body}".encode()).hexdigest()
+
+
+def _write_quarantine(cur: psycopg.Cursor[Any], provider: str, rows: list[QuarantinedRow], load_id: uuid.UUID) -> None:
+    if not rows:
+        return
+    cur.executemany(
+        """
+        insert into ops.quarantine as q (provider, provider_asset_id, row_hash, reasons, raw_row,
+                                         first_load_id, last_load_id)
+        values (%s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)
+        on conflict (provider, row_hash) do update
+           set last_load_id = excluded.last_load_id, last_seen_at = now(), times_seen = q.times_seen + 1,
+               reasons = excluded.reasons
+        """,
+        [
+            (
+                provider,
+                row.provider_asset_id,
+                quarantine_hash(provider, row),
+                json.dumps([r.as_dict() for r in row.reasons]),
+                jsonb_text(row.raw_row),
+                load_id,
+                load_id,
+            )
+            for row in rows
+        ],
+    )
+
+
+def _upsert(cur: psycopg.Cursor[Any]) -> tuple[int, int, int]:
+    cur.execute(
+        f"""
+        select count(*) from stage_assets s
+          join raw.assets t using (provider, provider_asset_id)
+         where t.provider_updated_at > s.provider_updated_at and t.row_hash <> {_ROW_HASH_SQL}
+        """
+    )
+    stale = int(cur.fetchone()[0])  # type: ignore[index]
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in (*_UPDATABLE, "row_hash", "load_id", "extracted_at"))
+    cur.execute(
+        f"""
+        with upserted as (
+            insert into raw.assets as t ({", ".join(_STAGE_COLUMNS)}, row_hash)
+            select {", ".join(f"s.{c}" for c in _STAGE_COLUMNS)}, {_ROW_HASH_SQL} from stage_assets s
+            on conflict (provider, provider_asset_id) do update
+               set {assignments}, loaded_at = now()
+             where t.row_hash <> excluded.row_hash and t.provider_updated_at <= excluded.provider_updated_at
+            returning (xmax = 0) as was_inserted
+        )
+        select count(*) filter (where was_inserted), count(*) filter (where not was_inserted) from upserted
+        """
+    )
+    inserted, updated = cur.fetchone()  # type: ignore[misc]
+    return int(inserted), int(updated), stale
+
+
+def _write_audit(
+    cur: psycopg.Cursor[Any],
+    ctx: LoadContext,
+    counts: LoadCounts,
+    status: str,
+    cursor_before: datetime | None,
+    cursor_after: datetime | None,
+    error: str | None,
+) -> None:
+    cur.execute(
+        """
+        insert into ops.loads (load_id, provider, flow_run_id, status, started_at, window_start, window_end,
+                               cursor_before, cursor_after, served, deduplicated, received, inserted, updated,
+                               unchanged, stale, quarantined, error)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        on conflict (load_id) do nothing
+        """,
+        (
+            ctx.load_id,
+            ctx.provider,
+            ctx.flow_run_id,
+            status,
+            ctx.started_at,
+            ctx.window_start,
+            ctx.window_end,
+            cursor_before,
+            cursor_after,
+            counts.served,
+            counts.deduplicated,
+            counts.received,
+            counts.inserted,
+            counts.updated,
+            counts.unchanged,
+            counts.stale,
+            counts.quarantined,
+            error,
+        ),
+    )
+
+
+def read_cursor(engine: Engine, provider: str) -> datetime | None:
+    """The provider's committed cursor (newest provider timestamp loaded), or None before the first load."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            text("select cursor_value from ops.ingest_cursors where provider = :p"), {"p": provider}
+        ).scalar()
+    return value
+
+
+def load_batch(
+    engine: Engine, batch: ValidatedBatch, ctx: LoadContext, *, before_commit: BeforeCommit | None = None
+) -> LoadCounts:
+    """Write ``batch`` in one transaction and return its counts.
+
+    ``before_commit`` runs inside the transaction just before COMMIT; tests use it to inject a crash there.
+    """
+    with engine.connect() as sa_conn:
+        conn: psycopg.Connection[Any] = sa_conn.connection.driver_connection  # type: ignore[assignment]
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("select pg_advisory_xact_lock(%s)", (_lock_key(ctx.provider),))
+            cur.execute("select cursor_value from ops.ingest_cursors where provider = %s", (ctx.provider,))
+            row = cur.fetchone()
+            cursor_before = row[0] if row else None
+            cur.execute(
+                f"create temp table stage_assets on commit drop as "
+                f"select {', '.join(_STAGE_COLUMNS)} from raw.assets with no data"
+            )
+            copy_rows(conn, "stage_assets", _STAGE_COLUMNS, _stage_rows(batch.valid, ctx.load_id, ctx.extracted_at))
+            inserted, updated, stale = _upsert(cur)
+            _write_quarantine(cur, ctx.provider, batch.quarantined, ctx.load_id)
+            counts = LoadCounts(
+                served=batch.served,
+                deduplicated=batch.deduplicated,
+                received=batch.received,
+                inserted=inserted,
+                updated=updated,
+                unchanged=len(batch.valid) - inserted - updated,
+                stale=stale,
+                quarantined=len(batch.quarantined),
+            )
+            cursor_after = batch.max_updated_at()
+            if cursor_after is not None:
+                cur.execute(
+                    """
+                    insert into ops.ingest_cursors as c (provider, cursor_value, load_id) values (%s, %s, %s)
+                    on conflict (provider) do update
+                       set cursor_value = greatest(c.cursor_value, excluded.cursor_value),
+                           load_id = excluded.load_id, updated_at = now()
+                    """,
+                    (ctx.provider, cursor_after, ctx.load_id),
+                )
+            _write_audit(cur, ctx, counts, "succeeded", cursor_before, cursor_after, None)
+            if before_commit is not None:
+                before_commit(conn)
+        sa_conn.commit()
+    return counts
+
+
+def record_failed_load(engine: Engine, ctx: LoadContext, error: str, batch: ValidatedBatch | None = None) -> None:
+    """Audit a load that did not commit; keep its quarantined rows so nothing it saw is lost without a trace."""
+    counts = LoadCounts(
+        served=batch.served if batch else 0,
+        deduplicated=batch.deduplicated if batch else 0,
+        received=batch.received if batch else 0,
+        inserted=0,
+        updated=0,
+        unchanged=0,
+        stale=0,
+        quarantined=len(batch.quarantined) if batch else 0,
+    )
+    with engine.connect() as sa_conn:
+        conn: psycopg.Connection[Any] = sa_conn.connection.driver_connection  # type: ignore[assignment]
+        with conn.transaction(), conn.cursor() as cur:
+            if batch is not None:
+                _write_quarantine(cur, ctx.provider, batch.quarantined, ctx.load_id)
+            _write_audit(cur, ctx, counts, "failed", None, None, error[:2000])
+        sa_conn.commit()

@@ -1,0 +1,158 @@
+"""Split a provider batch into canonical rows that load and rows that go to quarantine, with named reasons.
+
+Nothing is dropped: every item the provider served ends up counted as valid, a superseded in-batch duplicate,
+or quarantined with every rule it broke.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+
+from vodflow.canonical import build_schema, to_typed_frame
+
+
+class SchemaBugError(RuntimeError):
+    """The mapping produced a frame the schema cannot judge row by row (a code bug, not bad data)."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One rule a row broke."""
+
+    check: str
+    column: str | None
+    value: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """JSON form stored in ``ops.quarantine.reasons``."""
+        return {"check": self.check, "column": self.column, "value": self.value}
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """A row that did not pass, kept with the provider's own payload."""
+
+    provider_asset_id: str | None
+    reasons: tuple[Reason, ...]
+    raw_row: Any
+    provider_updated_at: datetime | None = None
+
+
+@dataclass
+class ValidatedBatch:
+    """The outcome of validating one batch; ``served == len(valid) + deduplicated + len(quarantined)``."""
+
+    provider: str
+    valid: pd.DataFrame
+    quarantined: list[QuarantinedRow]
+    served: int
+    deduplicated: int
+    field_drift: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def received(self) -> int:
+        """Rows counted in the audit identity (received = inserted + updated + unchanged + quarantined)."""
+        return len(self.valid) + len(self.quarantined)
+
+    @property
+    def reject_ratio(self) -> float:
+        """Share of received rows that were quarantined."""
+        return len(self.quarantined) / self.received if self.received else 0.0
+
+    def max_updated_at(self) -> datetime | None:
+        """Newest provider timestamp seen in this batch, valid or not (the next cursor)."""
+        stamps = [row.provider_updated_at for row in self.quarantined if row.provider_updated_at is not None]
+        if len(self.valid):
+            stamps.append(self.valid["provider_updated_at"].max().to_pydatetime())
+        return max(stamps) if stamps else None
+
+
+Mapper = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+def _short(value: Any) -> str | None:
+    if value is None or (not isinstance(value, list | dict) and pd.isna(value)):
+        return None
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, default=str)
+        if isinstance(value, list | dict)
+        else str(value)
+    )
+    return text[:200]
+
+
+def _map_all(items: Iterable[Any], mapper: Mapper) -> tuple[list[dict[str, Any]], list[QuarantinedRow]]:
+    records: list[dict[str, Any]] = []
+    unmappable: list[QuarantinedRow] = []
+    for item in items:
+        try:
+            if not isinstance(item, Mapping):
+                raise TypeError(f"expected an object, got {type(item).__name__}")
+            records.append(mapper(item))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            reason = Reason("mappable", None, _short(f"{type(exc).__name__}: {exc}"))
+            item_id = item.get("id") if isinstance(item, Mapping) else None
+            unmappable.append(QuarantinedRow(_short(item_id), (reason,), item))
+    return records, unmappable
+
+
+def validate_items(
+    provider: str, items: list[Any], mapper: Mapper, *, repeated: int = 0, now: datetime | None = None
+) -> ValidatedBatch:
+    """Map provider items to canonical rows, validate them lazily, keep the newest version of each key.
+
+    ``repeated`` counts identical items the extractor already dropped (a page served twice), so the batch still
+    accounts for everything the provider served.
+    """
+    records, quarantined = _map_all(items, mapper)
+    frame, conversion_failures = to_typed_frame(records)
+    reasons: dict[int, list[Reason]] = {
+        position: [
+            Reason(name, name.rsplit("_not_", 1)[0], _short(records[position].get(name.rsplit("_not_", 1)[0])))
+            for name in names
+        ]
+        for position, names in conversion_failures.items()
+    }
+    try:
+        build_schema(now).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        if cases["index"].isna().any():
+            unjudged = cases[cases["index"].isna()][["column", "check"]].to_dict("records")
+            raise SchemaBugError(f"{provider}: schema could not judge rows: {unjudged}") from errors
+        for case in cases.itertuples(index=False):
+            row_reasons = reasons.setdefault(int(case.index), [])
+            reason = Reason(
+                str(case.check), None if pd.isna(case.column) else str(case.column), _short(case.failure_case)
+            )
+            if case.check == "parent_required":
+                reason = Reason("parent_required", "parent_provider_asset_id", None)
+            if reason not in row_reasons:
+                row_reasons.append(reason)
+    stamps = frame["provider_updated_at"]
+    for position, row_reasons in sorted(reasons.items()):
+        record = records[position]
+        stamp = stamps.iloc[position]
+        quarantined.append(
+            QuarantinedRow(
+                _short(record.get("provider_asset_id")),
+                tuple(row_reasons),
+                record.get("payload"),
+                None if pd.isna(stamp) else pd.Timestamp(stamp).to_pydatetime(),
+            )
+        )
+    valid = frame.drop(index=list(reasons)) if reasons else frame
+    before = len(valid)
+    valid = valid.sort_values("provider_updated_at", kind="stable").drop_duplicates("provider_asset_id", keep="last")
+    return ValidatedBatch(
+        provider, valid, quarantined, served=len(items) + repeated, deduplicated=before - len(valid) + repeated
+    )

@@ -1,0 +1,124 @@
+"""The stack's long-running child processes: how each is started, where it listens, and how we know it is healthy.
+
+PostgreSQL is not here: ``vodflow.db.embedded`` starts it through ``pg_ctl`` (which daemonises it), and the
+lifecycle records its pid the same way as the others'.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vodflow.settings import PROJECT_ROOT, Settings
+from vodflow.stack import api
+from vodflow.stack.env import child_env
+from vodflow.stack.health import http_ok
+from vodflow.stack.layout import layout
+
+PREFECT_SERVER = "prefect-server"
+SANDBOX = "sandbox"
+WORKER = "worker"
+POSTGRES = "postgres"
+
+#: The worker's name in its pool; the health check looks for this name with an ONLINE status.
+WORKER_NAME = "vodflow-local-worker"
+
+# Generous: a cold Prefect server takes ~25 s on two idle cores (FACTS.md), and these machines are shared.
+PREFECT_START_TIMEOUT = 240.0
+PREFECT_DB_UPGRADE_TIMEOUT = 300.0
+SANDBOX_START_TIMEOUT = 90.0
+WORKER_START_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class Service:
+    """A child process of the stack."""
+
+    name: str
+    cmd: list[str]
+    env: dict[str, str] = field(repr=False)
+    health: Callable[[float], bool] = field(repr=False)
+    """Called with the process's create time (epoch seconds): the worker's heartbeat must be newer than that."""
+    start_timeout: float
+    port: int | None = None
+    env_var: str | None = None
+    url: str | None = None
+    cwd: Path = PROJECT_ROOT
+    """The project root: the worker finds the flows and the dbt project relative to it."""
+
+
+def _python_module(module: str, *args: str) -> list[str]:
+    """Run a module with this interpreter: the venv's Prefect and vodflow, whatever is first on PATH."""
+    return [sys.executable, "-m", module, *args]
+
+
+def prefect_server(settings: Settings) -> Service:
+    """The Prefect API and UI, its own SQLite under ``PREFECT_HOME``, bound to loopback."""
+    return Service(
+        name=PREFECT_SERVER,
+        cmd=_python_module("prefect", "server", "start", "--host", settings.host, "--port", str(settings.prefect_port)),
+        env=child_env(settings),
+        health=lambda _since: http_ok(f"{settings.prefect_api_url}/health"),
+        start_timeout=PREFECT_START_TIMEOUT,
+        port=settings.prefect_port,
+        env_var="VODFLOW_PREFECT_PORT",
+        url=settings.prefect_ui_url,
+    )
+
+
+def prefect_database_upgrade_cmd() -> list[str]:
+    """Migrates a fresh ``PREFECT_HOME`` ahead of ``server start`` (which is otherwise slow enough to time out)."""
+    return _python_module("prefect", "server", "database", "upgrade", "-y")
+
+
+def sandbox(settings: Settings) -> Service:
+    """The provider sandbox (fake provider APIs and drops) that the ingestion flows read from."""
+    return Service(
+        name=SANDBOX,
+        cmd=_python_module(
+            "vodflow.sandbox",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.sandbox_port),
+            "--state-dir",
+            str(layout(settings).sandbox_dir),
+        ),
+        env=child_env(settings),
+        health=lambda _since: http_ok(f"{settings.sandbox_url}/healthz"),
+        start_timeout=SANDBOX_START_TIMEOUT,
+        port=settings.sandbox_port,
+        env_var="VODFLOW_SANDBOX_PORT",
+        url=settings.sandbox_url,
+    )
+
+
+def worker(settings: Settings) -> Service:
+    """The process worker that runs the deployments' flow runs as subprocesses of itself.
+
+    ``PREFECT_WORKER_QUERY_SECONDS=1`` cuts the wait before a triggered run starts from ~10 s to ~1 s (FACTS.md).
+    """
+    return Service(
+        name=WORKER,
+        cmd=_python_module(
+            "prefect",
+            "worker",
+            "start",
+            "--pool",
+            settings.work_pool,
+            "--type",
+            "process",
+            "--name",
+            WORKER_NAME,
+        ),
+        env={**child_env(settings), "PREFECT_WORKER_QUERY_SECONDS": "1"},
+        health=lambda since: api.worker_online(settings, WORKER_NAME, since=since),
+        start_timeout=WORKER_START_TIMEOUT,
+    )
+
+
+def all_services(settings: Settings) -> list[Service]:
+    """The child processes in start order (``down`` stops them in reverse)."""
+    return [prefect_server(settings), sandbox(settings), worker(settings)]
