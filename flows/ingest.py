@@ -20,6 +20,7 @@ from tasks.extract import extract
 from tasks.load import load
 from tasks.validate import validate
 from vodflow.db.engine import get_engine
+from vodflow.db.watermarks import marts_are_current, raw_loaded_through, record_build
 from vodflow.ingest.load import LoadContext, read_cursor, record_failed_load
 from vodflow.ingest.validate import ValidatedBatch
 from vodflow.providers.base import Window
@@ -108,11 +109,22 @@ def run_ingestion(provider: str, start: datetime | None, end: datetime | None, t
     )
     result: dict[str, Any] = {"provider": provider, "load_id": str(ctx.load_id), **counts.as_dict()}
     if transform:
-        from flows.transform import transform as dbt_transform
-
-        summary = dbt_transform(select=[f"source:{provider}+"])
-        result["dbt"] = {"counts": summary.counts, "selected": summary.selected, "seconds": summary.elapsed_seconds}
+        result["dbt"] = _transform(provider)
     return result
+
+
+def _transform(provider: str) -> dict[str, Any]:
+    """Build what depends on this provider's source, unless the marts provably hold every raw row already."""
+    engine = get_engine()
+    if marts_are_current(engine, provider):
+        get_run_logger().info("%s: no raw row newer than the last successful dbt build; dbt skipped", provider)
+        return {"skipped": "marts already hold every raw row"}
+    from flows.transform import transform as dbt_transform
+
+    loaded_through = raw_loaded_through(engine, provider)
+    summary = dbt_transform(select=[f"source:{provider}+"])
+    record_build(engine, provider, loaded_through)
+    return {"counts": summary.counts, "selected": summary.selected, "seconds": summary.elapsed_seconds}
 
 
 @flow(name="ingest-lumina", flow_run_name=ingest_run_name, timeout_seconds=INGEST_TIMEOUT_S, retries=0)

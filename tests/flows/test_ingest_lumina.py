@@ -112,3 +112,15 @@ def test_a_failing_dbt_test_fails_the_run(stack: Engine, admin: SandboxAdmin) ->
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(state.state_details.flow_run_id)
     assert run.state is not None and run.state.is_failed()
+
+
+def test_noop_run_skips_dbt_but_a_failed_build_is_retried(stack: Engine, admin: SandboxAdmin) -> None:
+    first = ingest_lumina()
+    assert "dim_assets" in " ".join(first["dbt"]["selected"])
+    again = ingest_lumina()
+    assert (again["inserted"], again["updated"]) == (0, 0)
+    assert again["dbt"] == {"skipped": "marts already hold every raw row"}
+    with stack.begin() as conn:  # a build that fails must not be recorded as done
+        conn.execute(text("update ops.transform_watermarks set loaded_through = '-infinity'"))
+    rebuilt = ingest_lumina()
+    assert "skipped" not in rebuilt["dbt"]
