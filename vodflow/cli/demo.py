@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 from sqlalchemy import text
 
-from vodflow.cli.errors import fail
+from vodflow.cli.errors import fail, known_errors
 from vodflow.settings import get_settings
 
 console = Console(highlight=False, width=120)  # wide enough for the counts table in a log or CI
@@ -21,8 +22,8 @@ def _mart_rows() -> dict[str, int]:
     from vodflow.db.engine import get_engine
 
     with get_engine().connect() as conn:
-        rows = conn.execute(text("select provider, count(*) from marts.dim_assets group by 1 order by 1")).all()
-    return {str(provider): int(count) for provider, count in rows}
+        rows = conn.execute(text("select provider, count(*)::int from marts.dim_assets group by 1 order by 1"))
+        return {str(provider): count for provider, count in rows.tuples()}
 
 
 def demo(
@@ -41,18 +42,21 @@ def demo(
     table = Table(title="ingestion runs (through the Prefect worker)", title_justify="left")
     for column in ("provider", "state", *_COUNT_COLUMNS, "flow run"):
         table.add_column(column)
-    failed = []
+    failed: list[str] = []
     for provider in PROVIDERS:
-        with console.status(f"ingest-{provider}: starting") as status:
-            run = trigger_ingestion(
-                provider, wait=True, timeout=timeout, on_state=lambda s, p=provider: status.update(f"ingest-{p}: {s}")
-            )
+        with known_errors(), console.status(f"ingest-{provider}: starting") as status:
+
+            def show(state: str, name: str = provider, spinner: Status = status) -> None:
+                spinner.update(f"ingest-{name}: {state}")
+
+            run = trigger_ingestion(provider, wait=True, timeout=timeout, on_state=show)
         counts = run.counts or {}
         table.add_row(provider, run.state, *(str(counts.get(c, "-")) for c in _COUNT_COLUMNS), run.name)
         if run.state != "Completed":
             failed.append(provider)
     console.print(table)
-    marts = _mart_rows()
+    with known_errors():
+        marts = _mart_rows()
     console.print("rows in marts.dim_assets: " + ", ".join(f"{p} {n}" for p, n in marts.items()))
     console.print(f"\nPrefect UI (flow runs)  {settings.prefect_ui_url}/runs")
     console.print(f"Provider sandbox        {settings.sandbox_url}")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from vodflow.cli.errors import fail
+from vodflow.cli.errors import fail, known_errors
 
 console = Console(stderr=True)
 
@@ -27,7 +27,7 @@ def ingest(
 
     params = {k: v.isoformat() for k, v in (("start", start), ("end", end)) if v is not None}
     try:
-        with console.status(f"ingest-{provider}: starting") as status:
+        with known_errors(), console.status(f"ingest-{provider}: starting") as status:
             run = trigger_ingestion(
                 provider,
                 wait=wait,

@@ -7,8 +7,7 @@ message says what to change, and a traceback would only hide it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import typer
@@ -17,7 +16,7 @@ from rich.status import Status
 from rich.table import Table
 from sqlalchemy.engine import URL
 
-from vodflow.cli.errors import fail
+from vodflow.cli.errors import fail, known_errors
 from vodflow.settings import Settings, get_settings
 
 _T = TypeVar("_T")
@@ -60,24 +59,6 @@ class RichReporter:
         self._out.print(f"[red]✗[/] {component:<18} {'failed':<44} [dim]{seconds:6.1f} s[/]")
 
 
-@contextmanager
-def _known_errors() -> Iterator[None]:
-    """Turn the errors a person can fix into one line on stderr and exit code 1."""
-    from sqlalchemy.exc import OperationalError
-
-    from vodflow.db.embedded import EmbeddedPostgresError
-    from vodflow.db.urls import DatabaseNotConfiguredError
-    from vodflow.stack.errors import StackError
-
-    try:
-        yield
-    except (StackError, EmbeddedPostgresError, DatabaseNotConfiguredError) as exc:
-        fail(str(exc))
-    except OperationalError as exc:
-        first = str(exc.orig or exc).strip().splitlines()[0]
-        fail(f"cannot reach the database ({first}): is the stack up? run `vodflow up`")
-
-
 def _settings() -> Settings:
     try:
         return get_settings()
@@ -88,7 +69,7 @@ def _settings() -> Settings:
 def _database_url(settings: Settings) -> URL:
     from vodflow.db.urls import database_url
 
-    with _known_errors():
+    with known_errors():
         try:
             return database_url(settings)
         except ValueError as exc:  # DATABASE_URL names something other than PostgreSQL
@@ -96,7 +77,7 @@ def _database_url(settings: Settings) -> URL:
 
 
 def _run(action: Callable[[], _T]) -> _T:
-    with _known_errors():
+    with known_errors():
         return action()
 
 
