@@ -6,7 +6,9 @@ Each test session gets its own data folder and free ports, so `make test` passes
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,27 @@ _SESSION_ENV_KEYS = ("VODFLOW_DATA_DIR", "VODFLOW_PG_PORT", "VODFLOW_SANDBOX_POR
 
 
 @pytest.fixture(scope="session")
-def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def server_dirs() -> Iterator[Callable[[str], Path]]:
+    """Make folders for servers that run as another user (PostgreSQL refuses root), removed at session end.
+
+    Not under pytest's ``tmp_path``: pytest resets its per-user base folder to mode 0700 whenever another pytest
+    session starts, and the unprivileged server user must be able to traverse the path to its data.
+    """
+    made: list[Path] = []
+
+    def make(prefix: str) -> Path:
+        made.append(Path(tempfile.mkdtemp(prefix=f"vodflow-{prefix}-")))
+        return made[-1]
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_data_dir(server_dirs: Callable[[str], Path]) -> Path:
     """One data folder for the whole session (the embedded cluster lives there)."""
-    return tmp_path_factory.mktemp("vodflow-data")
+    return server_dirs("test-data")
 
 
 @pytest.fixture(scope="session")

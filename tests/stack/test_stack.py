@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,8 +92,8 @@ def _kill_leftovers(stack: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("stack-data")
+def stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
+    data_dir = server_dirs("stack-data")
     ports = {key: free_port() for key in STACK_ENV_KEYS[1:]}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VODFLOW_DATA_DIR", str(data_dir))
