@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-from vodflow.ingest.load import LoadContext, load_batch, read_cursor
+from vodflow.ingest.load import LoadContext, load_batch, read_cursor, staged_load
 from vodflow.ingest.validate import validate_items
 from vodflow.providers.lumina import LUMINA
 
@@ -155,3 +155,22 @@ def test_cursor_never_moves_backwards(db: Engine) -> None:
     load(db, [item(1, updated_at="2026-06-01T00:00:00Z")])
     load(db, [item(2, updated_at="2026-01-01T00:00:00Z")])
     assert read_cursor(db, "lumina") == datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def test_chunks_in_one_transaction_keep_the_newest_version_across_chunks(db: Engine) -> None:
+    chunk_a = validate_items(
+        "lumina", [item(1, title="old", updated_at="2026-03-01T00:00:00Z"), item(2)], LUMINA.map_item
+    )
+    chunk_b = validate_items(
+        "lumina", [item(1, title="new", updated_at="2026-03-09T00:00:00Z"), item(3, title=" ")], LUMINA.map_item
+    )
+    with staged_load(db, ctx()) as staged:
+        staged.add(chunk_a)
+        staged.add(chunk_b)
+        counts = staged.finish()
+    assert (counts.served, counts.deduplicated, counts.received) == (4, 1, 3)
+    assert (counts.inserted, counts.quarantined) == (2, 1)
+    assert counts.received == counts.inserted + counts.updated + counts.unchanged + counts.quarantined
+    with db.connect() as conn:
+        assert conn.execute(text("select title from raw.assets where provider_asset_id='LUM-000001'")).scalar() == "new"
+    assert read_cursor(db, "lumina") == datetime(2026, 3, 9, tzinfo=UTC)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import repeat
@@ -78,7 +79,7 @@ def _column_values(series: pd.Series) -> list[Any]:
         return [None if pd.isna(v) else v for v in series.dt.to_pydatetime()]
     if series.name == "payload":
         return [jsonb_text(v) for v in series.tolist()]
-    return series.astype(object).where(series.notna(), None).tolist()  # type: ignore[no-any-return]
+    return series.astype(object).where(series.notna(), None).tolist()
 
 
 def _row_hashes(columns: dict[str, list[Any]]) -> list[str]:
@@ -138,21 +139,28 @@ def _write_quarantine(cur: psycopg.Cursor[Any], provider: str, rows: list[Quaran
     )
 
 
-def _upsert(cur: psycopg.Cursor[Any]) -> tuple[int, int, int]:
+def _upsert(cur: psycopg.Cursor[Any]) -> tuple[int, int, int, int]:
+    """Upsert the staged rows (newest version per key); returns (distinct keys, inserted, updated, stale)."""
+    newest = (
+        "(select distinct on (provider, provider_asset_id) * from stage_assets "
+        "order by provider, provider_asset_id, provider_updated_at desc, stage_seq desc)"
+    )
+    cur.execute(f"create temp table stage_newest on commit drop as select * from {newest} s")
     cur.execute(
         """
-        select count(*) from stage_assets s
-          join raw.assets t using (provider, provider_asset_id)
-         where t.provider_updated_at > s.provider_updated_at and t.row_hash <> s.row_hash
+        select count(*),
+               (select count(*) from stage_newest s join raw.assets t using (provider, provider_asset_id)
+                 where t.provider_updated_at > s.provider_updated_at and t.row_hash <> s.row_hash)
+          from stage_newest
         """
     )
-    stale = int(cur.fetchone()[0])  # type: ignore[index]
+    distinct, stale = cur.fetchone()  # type: ignore[misc]
     assignments = ", ".join(f"{c} = excluded.{c}" for c in (*_UPDATABLE, "row_hash", "load_id", "extracted_at"))
     cur.execute(
         f"""
         with upserted as (
             insert into raw.assets as t ({", ".join(_STAGE_COLUMNS)})
-            select {", ".join(f"s.{c}" for c in _STAGE_COLUMNS)} from stage_assets s
+            select {", ".join(f"s.{c}" for c in _STAGE_COLUMNS)} from stage_newest s
             on conflict (provider, provider_asset_id) do update
                set {assignments}, loaded_at = now()
              where t.row_hash <> excluded.row_hash and t.provider_updated_at <= excluded.provider_updated_at
@@ -162,7 +170,7 @@ def _upsert(cur: psycopg.Cursor[Any]) -> tuple[int, int, int]:
         """
     )
     inserted, updated = cur.fetchone()  # type: ignore[misc]
-    return int(inserted), int(updated), stale
+    return int(distinct), int(inserted), int(updated), int(stale)
 
 
 def _write_audit(
@@ -214,52 +222,100 @@ def read_cursor(engine: Engine, provider: str) -> datetime | None:
     return value
 
 
-def load_batch(
-    engine: Engine, batch: ValidatedBatch, ctx: LoadContext, *, before_commit: BeforeCommit | None = None
-) -> LoadCounts:
-    """Write ``batch`` in one transaction and return its counts.
+class StagedLoad:
+    """One load in one transaction, fed batch by batch (a large file in chunks, in bounded memory).
+
+    ``add`` stages a batch's valid rows (COPY into a temporary table) and writes its quarantined rows;
+    ``finish`` keeps the newest version of each key across all batches, upserts, moves the cursor and writes the
+    audit row. Nothing is visible to others until the transaction commits; leaving the block early rolls back.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], ctx: LoadContext) -> None:
+        self._conn = conn
+        self._ctx = ctx
+        self._cur = conn.cursor()
+        self.served = 0
+        self.deduplicated = 0
+        self.quarantined = 0
+        self.staged = 0
+        self._cursor_after: datetime | None = None
+        self._cur.execute("select pg_advisory_xact_lock(%s)", (_lock_key(ctx.provider),))
+        self._cur.execute("select cursor_value from ops.ingest_cursors where provider = %s", (ctx.provider,))
+        row = self._cur.fetchone()
+        self.cursor_before: datetime | None = row[0] if row else None
+        self._cur.execute(
+            f"create temp table stage_assets on commit drop as "
+            f"select {', '.join(_STAGE_COLUMNS)} from raw.assets with no data; "
+            "alter table stage_assets add column stage_seq bigserial"
+        )
+
+    def add(self, batch: ValidatedBatch) -> None:
+        """Stage one validated batch."""
+        self.staged += copy_rows(
+            self._conn,
+            "stage_assets",
+            _STAGE_COLUMNS,
+            _stage_rows(batch.valid, self._ctx.load_id, self._ctx.extracted_at),
+        )
+        _write_quarantine(self._cur, self._ctx.provider, batch.quarantined, self._ctx.load_id)
+        self.served += batch.served
+        self.deduplicated += batch.deduplicated
+        self.quarantined += len(batch.quarantined)
+        newest = batch.max_updated_at()
+        if newest is not None and (self._cursor_after is None or newest > self._cursor_after):
+            self._cursor_after = newest
+
+    def finish(self) -> LoadCounts:
+        """Upsert, move the cursor, write the audit row; the caller commits."""
+        distinct, inserted, updated, stale = _upsert(self._cur)
+        deduplicated = self.deduplicated + self.staged - distinct
+        counts = LoadCounts(
+            served=self.served,
+            deduplicated=deduplicated,
+            received=self.served - deduplicated,
+            inserted=inserted,
+            updated=updated,
+            unchanged=distinct - inserted - updated,
+            stale=stale,
+            quarantined=self.quarantined,
+        )
+        if self._cursor_after is not None:
+            self._cur.execute(
+                """
+                insert into ops.ingest_cursors as c (provider, cursor_value, load_id) values (%s, %s, %s)
+                on conflict (provider) do update
+                   set cursor_value = greatest(c.cursor_value, excluded.cursor_value),
+                       load_id = excluded.load_id, updated_at = now()
+                """,
+                (self._ctx.provider, self._cursor_after, self._ctx.load_id),
+            )
+        _write_audit(self._cur, self._ctx, counts, "succeeded", self.cursor_before, self._cursor_after, None)
+        return counts
+
+
+@contextmanager
+def staged_load(engine: Engine, ctx: LoadContext, *, before_commit: BeforeCommit | None = None) -> Iterator[StagedLoad]:
+    """Open a :class:`StagedLoad` in its own transaction; commit when the block ends without an error.
 
     ``before_commit`` runs inside the transaction just before COMMIT; tests use it to inject a crash there.
     """
     with engine.connect() as sa_conn:
         conn: psycopg.Connection[Any] = sa_conn.connection.driver_connection  # type: ignore[assignment]
-        with conn.transaction(), conn.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(%s)", (_lock_key(ctx.provider),))
-            cur.execute("select cursor_value from ops.ingest_cursors where provider = %s", (ctx.provider,))
-            row = cur.fetchone()
-            cursor_before = row[0] if row else None
-            cur.execute(
-                f"create temp table stage_assets on commit drop as "
-                f"select {', '.join(_STAGE_COLUMNS)} from raw.assets with no data"
-            )
-            copy_rows(conn, "stage_assets", _STAGE_COLUMNS, _stage_rows(batch.valid, ctx.load_id, ctx.extracted_at))
-            inserted, updated, stale = _upsert(cur)
-            _write_quarantine(cur, ctx.provider, batch.quarantined, ctx.load_id)
-            counts = LoadCounts(
-                served=batch.served,
-                deduplicated=batch.deduplicated,
-                received=batch.received,
-                inserted=inserted,
-                updated=updated,
-                unchanged=len(batch.valid) - inserted - updated,
-                stale=stale,
-                quarantined=len(batch.quarantined),
-            )
-            cursor_after = batch.max_updated_at()
-            if cursor_after is not None:
-                cur.execute(
-                    """
-                    insert into ops.ingest_cursors as c (provider, cursor_value, load_id) values (%s, %s, %s)
-                    on conflict (provider) do update
-                       set cursor_value = greatest(c.cursor_value, excluded.cursor_value),
-                           load_id = excluded.load_id, updated_at = now()
-                    """,
-                    (ctx.provider, cursor_after, ctx.load_id),
-                )
-            _write_audit(cur, ctx, counts, "succeeded", cursor_before, cursor_after, None)
+        with conn.transaction():
+            load = StagedLoad(conn, ctx)
+            yield load
             if before_commit is not None:
                 before_commit(conn)
         sa_conn.commit()
+
+
+def load_batch(
+    engine: Engine, batch: ValidatedBatch, ctx: LoadContext, *, before_commit: BeforeCommit | None = None
+) -> LoadCounts:
+    """Write one batch in one transaction and return its counts."""
+    with staged_load(engine, ctx, before_commit=before_commit) as load:
+        load.add(batch)
+        counts = load.finish()
     return counts
 
 
