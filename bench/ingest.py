@@ -30,7 +30,7 @@ from sqlalchemy import text
 from bench._stack import bench_postgres
 from vodflow.canonical import CANONICAL_COLUMNS
 from vodflow.db.engine import get_engine
-from vodflow.ingest.load import _STAGE_COLUMNS, LoadContext, _column_values, copy_rows, load_batch
+from vodflow.ingest.load import _STAGE_COLUMNS, LoadContext, column_values, copy_rows, load_batch
 from vodflow.ingest.validate import validate_items
 from vodflow.providers.lumina import LUMINA
 from vodflow.sandbox.catalogue import load_films
@@ -88,7 +88,7 @@ def time_raw_copy(items: list[dict[str, Any]]) -> float:
         conn = sa_conn.connection.driver_connection
         started = time.perf_counter()
         frame, load_id = batch.valid, uuid.uuid4()
-        columns = [_column_values(frame[c]) for c in CANONICAL_COLUMNS]
+        columns = [column_values(frame[c]) for c in CANONICAL_COLUMNS]
         rows = zip(*columns, repeat("0" * 32), repeat(load_id), repeat(now), strict=False)
         with conn.transaction():
             copy_rows(conn, "raw.assets", _STAGE_COLUMNS, rows)

@@ -19,8 +19,8 @@ from tasks.events import emit_ingest_events
 from tasks.extract import extract
 from tasks.load import load
 from tasks.validate import validate
+from vodflow.db.build_state import marts_are_current, raw_loaded_through, record_build
 from vodflow.db.engine import get_engine
-from vodflow.db.watermarks import marts_are_current, raw_loaded_through, record_build
 from vodflow.ingest.load import LoadContext, read_cursor, record_failed_load
 from vodflow.ingest.validate import ValidatedBatch
 from vodflow.providers.base import Window
@@ -120,7 +120,6 @@ def _transform(provider: str) -> dict[str, Any]:
         get_run_logger().info("%s: no raw row newer than the last successful dbt build; dbt skipped", provider)
         return {"skipped": "marts already hold every raw row"}
     from flows.transform import transform as dbt_transform
-
     loaded_through = raw_loaded_through(engine, provider)
     summary = dbt_transform(select=[f"source:{provider}+"])
     record_build(engine, provider, loaded_through)
@@ -131,3 +130,9 @@ def _transform(provider: str) -> dict[str, Any]:
 def ingest_lumina(start: datetime | None = None, end: datetime | None = None, transform: bool = True) -> dict[str, Any]:
     """Ingest lumina's film catalogue (JSON API): incremental from the cursor, or a backfill window."""
     return run_ingestion("lumina", start, end, transform)
+
+
+@flow(name="ingest-atlas", flow_run_name=ingest_run_name, timeout_seconds=INGEST_TIMEOUT_S, retries=0)
+def ingest_atlas(start: datetime | None = None, end: datetime | None = None, transform: bool = True) -> dict[str, Any]:
+    """Ingest atlas's series catalogue (JSON API, series → seasons → episodes): incremental or a backfill window."""
+    return run_ingestion("atlas", start, end, transform)

@@ -16,7 +16,9 @@ def validate(provider_name: str, extracted: Extracted) -> ValidatedBatch:
     """Map and validate; report provider field drift instead of silently ignoring it."""
     logger = get_run_logger()
     provider = get_provider(provider_name)
-    batch = validate_items(provider_name, extracted.items, provider.map_item, repeated=extracted.repeated)
+    batch = validate_items(
+        provider_name, extracted.items, provider.map_item, id_of=provider.item_id, repeated=extracted.repeated
+    )
     batch.field_drift = field_drift(extracted.items, provider.expected_fields)
     if batch.field_drift:
         logger.warning("%s: provider fields changed: %s", provider_name, batch.field_drift)

@@ -74,11 +74,20 @@ def postgres(vodflow_env: Settings) -> Iterator[Settings]:
     embedded.stop(vodflow_env)
 
 
+DBT_SCHEMAS = ("staging", "intermediate", "marts")
+
+
 @pytest.fixture
 def db(postgres: Settings) -> Iterator[Engine]:
-    """An engine on a database whose raw and ops tables are empty at the start of the test."""
+    """An engine on a database whose raw and ops tables are empty, and with no dbt schema, at the start of a test.
+
+    Dropping the dbt schemas matters: an incremental mart would otherwise keep rows from an earlier test.
+    """
     engine = get_engine()
     _truncate(engine)
+    with engine.begin() as conn:
+        for schema in DBT_SCHEMAS:
+            conn.execute(text(f"drop schema if exists {schema} cascade"))
     yield engine
 
 

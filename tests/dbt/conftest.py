@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,8 +14,6 @@ from sqlalchemy import Engine, text
 
 from vodflow.dbt import ensure_dbt_concurrency_limit
 from vodflow.settings import Settings
-
-DBT_SCHEMAS = ("staging", "intermediate", "marts")
 
 InsertAssets = Callable[..., None]
 
@@ -28,12 +26,9 @@ def dbt_stack(postgres: Settings, prefect_server: None) -> Settings:
 
 
 @pytest.fixture
-def warehouse(db: Engine, dbt_stack: Settings) -> Iterator[Engine]:
-    """Empty raw tables and no dbt schemas: every test starts with a first (non-incremental) build."""
-    with db.begin() as conn:
-        for schema in DBT_SCHEMAS:
-            conn.execute(text(f"drop schema if exists {schema} cascade"))
-    yield db
+def warehouse(db: Engine, dbt_stack: Settings) -> Engine:
+    """Empty raw tables and no dbt schemas (the ``db`` fixture's promise): every test starts with a first build."""
+    return db
 
 
 def asset(provider_asset_id: str, **overrides: Any) -> dict[str, Any]:

@@ -12,6 +12,9 @@ import pytest
 from vodflow.sandbox import SandboxAdmin, SandboxServer
 
 SIZE = 200  # small catalogue: fast, and still holds every kind of deliberately bad item
+ATLAS_SIZE = 12  # series (~300 episodes): every kind of bad episode, paging over several pages
+MERIDIAN_SIZE = 60  # packages: the shared slice with lumina (0..150 of its region) is enough
+HARBOR_ROWS = 100  # rows of harbor's default drop, as far as the events stream is concerned
 SSL_CONTEXT = ssl.create_default_context()  # shared: httpx builds a new one per client otherwise (~40 ms each)
 
 
@@ -26,7 +29,14 @@ def state_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sandbox(state_dir: Path) -> Iterator[SandboxServer]:
-    with SandboxServer(port=0, state_dir=state_dir, lumina_size=SIZE) as server:
+    with SandboxServer(
+        port=0,
+        state_dir=state_dir,
+        lumina_size=SIZE,
+        atlas_size=ATLAS_SIZE,
+        meridian_size=MERIDIAN_SIZE,
+        harbor_rows=HARBOR_ROWS,
+    ) as server:
         yield server
 
 

@@ -11,6 +11,7 @@ from tests.sandbox.conftest import SIZE, http_client
 from tests.sandbox.helpers import TITLES, fetch_all
 from tests.sandbox.test_lumina import breaks
 from vodflow.sandbox import SandboxAdmin, SandboxServer
+from vodflow.sandbox.events import Sizes, initial_stream
 from vodflow.sandbox.lumina import BadKind, deliberately_bad
 
 pytestmark = pytest.mark.timeout(60)
@@ -125,3 +126,18 @@ def test_publish_timestamps_are_now_and_second_precision(client, admin):
     assert stamp >= "2026-11-01T00:00:00Z"
     assert len(stamp) == len("2026-11-01T00:00:00Z") and stamp.endswith("Z")
     assert client.get(TITLES, params={"updated_since": stamp}).json()["items"][-1]["id"] == new_id
+
+
+def test_reset_before_any_request_also_forgets_every_provider(state_dir):
+    sizes = {"lumina_size": SIZE, "atlas_size": 3, "meridian_size": 5, "harbor_rows": 5}
+    with SandboxServer(port=0, state_dir=state_dir, **sizes) as server, SandboxAdmin(server.url) as admin:
+        for provider in ("lumina", "atlas", "meridian", "events"):
+            admin.publish(provider=provider, new=1)
+    with SandboxServer(port=0, state_dir=state_dir, **sizes) as server, SandboxAdmin(server.url) as admin:
+        admin.reset()  # nothing built yet but lumina: the others' saved state must go too
+        with http_client(server.url) as http:
+            assert len(fetch_all(http, page_size=1000)[0]) == SIZE
+            assert len(http.get("/atlas/v2/catalog").json()["entries"]) == 3
+            assert len(http.get("/meridian/v1/packages").json()) == 5
+            stream = initial_stream(Sizes(SIZE, 3, 5, 5)).events
+            assert http.get("/events/v1/events", params={"limit": 5000}).json()["events"] == list(stream)

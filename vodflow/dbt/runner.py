@@ -201,6 +201,8 @@ def build(
         TimeoutError: Another build held the limit for longer than ``SLOT_TIMEOUT_SECONDS``.
     """
     settings = get_settings()
+    if select:
+        select = [*select, *_missing_staging(select)]
     args = build_args(select, full_refresh=full_refresh, vars=vars)
     env = {**DBT_RUNTIME_ENV, **dbt_env(database_url(settings))}
     with (
@@ -209,6 +211,25 @@ def build(
         environ(env),
     ):
         return _invoke(args, settings)
+
+
+def _missing_staging(select: list[str]) -> list[str]:
+    """Staging views the shared marts read but that do not exist yet (a provider that never ran).
+
+    A selection such as ``source:atlas+`` reaches the shared marts, which union every provider's staging view;
+    adding the missing ones (cheap views) lets the first build of any provider succeed on a fresh database.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from vodflow.db.build_state import missing_staging_models
+    from vodflow.db.engine import get_engine
+    from vodflow.providers import PROVIDERS
+
+    try:
+        missing = missing_staging_models(get_engine(), list(PROVIDERS))
+    except OperationalError:  # the database is unreachable: let dbt report it, as for any build
+        return []
+    return [m for m in missing if m not in select]
 
 
 def _invoke(args: list[str], settings: Settings) -> DbtBuildSummary:

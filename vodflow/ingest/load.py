@@ -64,7 +64,8 @@ class LoadContext:
     window_end: datetime | None = None
 
 
-def _lock_key(provider: str) -> int:
+def provider_lock_key(provider: str) -> int:
+    """The advisory-lock key that serialises loads of one provider (or feed)."""
     return int.from_bytes(hashlib.sha256(f"vodflow.ingest.{provider}".encode()).digest()[:8], "big", signed=True)
 
 
@@ -73,7 +74,7 @@ def jsonb_text(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode().replace("\\u0000", "")
 
 
-def _column_values(series: pd.Series) -> list[Any]:
+def column_values(series: pd.Series) -> list[Any]:
     """One frame column as plain Python values for COPY (None for missing), converted column-wise for speed."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         return [None if pd.isna(v) else v for v in series.dt.to_pydatetime()]
@@ -89,7 +90,7 @@ def _row_hashes(columns: dict[str, list[Any]]) -> list[str]:
 
 
 def _stage_rows(frame: pd.DataFrame, load_id: uuid.UUID, extracted_at: datetime) -> Iterator[tuple[Any, ...]]:
-    columns = {c: _column_values(frame[c]) for c in CANONICAL_COLUMNS}
+    columns = {c: column_values(frame[c]) for c in CANONICAL_COLUMNS}
     hashes = _row_hashes(columns)
     return zip(*columns.values(), hashes, repeat(load_id), repeat(extracted_at), strict=False)
 
@@ -112,7 +113,8 @@ def quarantine_hash(provider: str, row: QuarantinedRow) -> str:
     return hashlib.sha256(f"{provider}\n{body}".encode()).hexdigest()
 
 
-def _write_quarantine(cur: psycopg.Cursor[Any], provider: str, rows: list[QuarantinedRow], load_id: uuid.UUID) -> None:
+def write_quarantine(cur: psycopg.Cursor[Any], provider: str, rows: list[QuarantinedRow], load_id: uuid.UUID) -> None:
+    """Store quarantined rows with their reasons; a row seen before is counted again, not stored twice."""
     if not rows:
         return
     cur.executemany(
@@ -173,7 +175,7 @@ def _upsert(cur: psycopg.Cursor[Any]) -> tuple[int, int, int, int]:
     return int(distinct), int(inserted), int(updated), int(stale)
 
 
-def _write_audit(
+def write_audit(
     cur: psycopg.Cursor[Any],
     ctx: LoadContext,
     counts: LoadCounts,
@@ -182,6 +184,7 @@ def _write_audit(
     cursor_after: datetime | None,
     error: str | None,
 ) -> None:
+    """Write the load's row in ``ops.loads`` (idempotent per load_id)."""
     cur.execute(
         """
         insert into ops.loads (load_id, provider, flow_run_id, status, started_at, window_start, window_end,
@@ -213,6 +216,29 @@ def _write_audit(
     )
 
 
+def lock_provider(cur: psycopg.Cursor[Any], provider: str) -> datetime | None:
+    """Take the provider's transaction lock (a second load of it waits here); return its committed cursor."""
+    cur.execute("select pg_advisory_xact_lock(%s)", (provider_lock_key(provider),))
+    cur.execute("select cursor_value from ops.ingest_cursors where provider = %s", (provider,))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def advance_cursor(cur: psycopg.Cursor[Any], ctx: LoadContext, newest: datetime | None) -> None:
+    """Move the provider's cursor to ``newest`` in the load's transaction; it never moves backwards."""
+    if newest is None:
+        return
+    cur.execute(
+        """
+        insert into ops.ingest_cursors as c (provider, cursor_value, load_id) values (%s, %s, %s)
+        on conflict (provider) do update
+           set cursor_value = greatest(c.cursor_value, excluded.cursor_value),
+               load_id = excluded.load_id, updated_at = now()
+        """,
+        (ctx.provider, newest, ctx.load_id),
+    )
+
+
 def read_cursor(engine: Engine, provider: str) -> datetime | None:
     """The provider's committed cursor (newest provider timestamp loaded), or None before the first load."""
     with engine.connect() as conn:
@@ -228,21 +254,21 @@ class StagedLoad:
     ``add`` stages a batch's valid rows (COPY into a temporary table) and writes its quarantined rows;
     ``finish`` keeps the newest version of each key across all batches, upserts, moves the cursor and writes the
     audit row. Nothing is visible to others until the transaction commits; leaving the block early rolls back.
+    ``moves_cursor=False`` leaves the provider's cursor alone: a file drop has no place in an API's timeline, and
+    its old timestamps must not make the next incremental API read skip rows (meridian has both).
     """
 
-    def __init__(self, conn: psycopg.Connection[Any], ctx: LoadContext) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], ctx: LoadContext, *, moves_cursor: bool = True) -> None:
         self._conn = conn
         self._ctx = ctx
+        self._moves_cursor = moves_cursor
         self._cur = conn.cursor()
         self.served = 0
         self.deduplicated = 0
         self.quarantined = 0
         self.staged = 0
         self._cursor_after: datetime | None = None
-        self._cur.execute("select pg_advisory_xact_lock(%s)", (_lock_key(ctx.provider),))
-        self._cur.execute("select cursor_value from ops.ingest_cursors where provider = %s", (ctx.provider,))
-        row = self._cur.fetchone()
-        self.cursor_before: datetime | None = row[0] if row else None
+        self.cursor_before = lock_provider(self._cur, ctx.provider)
         self._cur.execute(
             f"create temp table stage_assets on commit drop as "
             f"select {', '.join(_STAGE_COLUMNS)} from raw.assets with no data; "
@@ -257,7 +283,7 @@ class StagedLoad:
             _STAGE_COLUMNS,
             _stage_rows(batch.valid, self._ctx.load_id, self._ctx.extracted_at),
         )
-        _write_quarantine(self._cur, self._ctx.provider, batch.quarantined, self._ctx.load_id)
+        write_quarantine(self._cur, self._ctx.provider, batch.quarantined, self._ctx.load_id)
         self.served += batch.served
         self.deduplicated += batch.deduplicated
         self.quarantined += len(batch.quarantined)
@@ -279,30 +305,26 @@ class StagedLoad:
             stale=stale,
             quarantined=self.quarantined,
         )
-        if self._cursor_after is not None:
-            self._cur.execute(
-                """
-                insert into ops.ingest_cursors as c (provider, cursor_value, load_id) values (%s, %s, %s)
-                on conflict (provider) do update
-                   set cursor_value = greatest(c.cursor_value, excluded.cursor_value),
-                       load_id = excluded.load_id, updated_at = now()
-                """,
-                (self._ctx.provider, self._cursor_after, self._ctx.load_id),
-            )
-        _write_audit(self._cur, self._ctx, counts, "succeeded", self.cursor_before, self._cursor_after, None)
+        cursor_after = self._cursor_after if self._moves_cursor else self.cursor_before
+        if self._moves_cursor:
+            advance_cursor(self._cur, self._ctx, cursor_after)
+        write_audit(self._cur, self._ctx, counts, "succeeded", self.cursor_before, cursor_after, None)
         return counts
 
 
 @contextmanager
-def staged_load(engine: Engine, ctx: LoadContext, *, before_commit: BeforeCommit | None = None) -> Iterator[StagedLoad]:
+def staged_load(
+    engine: Engine, ctx: LoadContext, *, before_commit: BeforeCommit | None = None, moves_cursor: bool = True
+) -> Iterator[StagedLoad]:
     """Open a :class:`StagedLoad` in its own transaction; commit when the block ends without an error.
 
-    ``before_commit`` runs inside the transaction just before COMMIT; tests use it to inject a crash there.
+    ``before_commit`` runs inside the transaction just before COMMIT (tests inject a crash there; file drops
+    write their ledger row there, so it commits with the data). ``moves_cursor``: see :class:`StagedLoad`.
     """
     with engine.connect() as sa_conn:
         conn: psycopg.Connection[Any] = sa_conn.connection.driver_connection  # type: ignore[assignment]
         with conn.transaction():
-            load = StagedLoad(conn, ctx)
+            load = StagedLoad(conn, ctx, moves_cursor=moves_cursor)
             yield load
             if before_commit is not None:
                 before_commit(conn)
@@ -335,6 +357,6 @@ def record_failed_load(engine: Engine, ctx: LoadContext, error: str, batch: Vali
         conn: psycopg.Connection[Any] = sa_conn.connection.driver_connection  # type: ignore[assignment]
         with conn.transaction(), conn.cursor() as cur:
             if batch is not None:
-                _write_quarantine(cur, ctx.provider, batch.quarantined, ctx.load_id)
-            _write_audit(cur, ctx, counts, "failed", None, None, error[:2000])
+                write_quarantine(cur, ctx.provider, batch.quarantined, ctx.load_id)
+            write_audit(cur, ctx, counts, "failed", None, None, error[:2000])
         sa_conn.commit()

@@ -7,7 +7,7 @@ or quarantined with every rule it broke.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from vodflow.canonical import build_schema, to_typed_frame
+from vodflow.canonical import CANONICAL_COLUMNS, build_schema, to_typed_frame
 
 
 class SchemaBugError(RuntimeError):
@@ -55,6 +55,7 @@ class ValidatedBatch:
     served: int
     deduplicated: int
     field_drift: dict[str, list[str]] = field(default_factory=dict)
+    updated_at_column: str = "provider_updated_at"
 
     @property
     def received(self) -> int:
@@ -70,11 +71,29 @@ class ValidatedBatch:
         """Newest provider timestamp seen in this batch, valid or not (the next cursor)."""
         stamps = [row.provider_updated_at for row in self.quarantined if row.provider_updated_at is not None]
         if len(self.valid):
-            stamps.append(self.valid["provider_updated_at"].max().to_pydatetime())
+            stamps.append(self.valid[self.updated_at_column].max().to_pydatetime())
         return max(stamps) if stamps else None
 
 
+@dataclass(frozen=True)
+class RecordKind:
+    """What a batch holds: how to type it, the schema that judges it, its key and its time column."""
+
+    typed_frame: Callable[[Sequence[dict[str, Any]]], tuple[pd.DataFrame, dict[int, list[str]]]]
+    schema: Callable[[datetime | None], pa.DataFrameSchema]
+    key: str
+    updated_at: str
+    columns: tuple[str, ...]
+
+    def column_of(self, reason: str) -> str | None:
+        """The column a conversion reason (``<column>_not_integer``…) is about."""
+        return next((c for c in self.columns if reason.startswith(f"{c}_")), None)
+
+
+ASSETS = RecordKind(to_typed_frame, build_schema, "provider_asset_id", "provider_updated_at", CANONICAL_COLUMNS)
+
 Mapper = Callable[[Mapping[str, Any]], dict[str, Any]]
+IdOf = Callable[[Mapping[str, Any]], Any]
 
 
 def _short(value: Any) -> str | None:
@@ -90,7 +109,13 @@ def _short(value: Any) -> str | None:
     return text[:200]
 
 
-def _map_all(items: Iterable[Any], mapper: Mapper) -> tuple[list[dict[str, Any]], list[QuarantinedRow]]:
+def _default_id(item: Mapping[str, Any]) -> Any:
+    return item.get("id")
+
+
+def _map_all(
+    items: Iterable[Any], mapper: Mapper, id_of: IdOf = _default_id
+) -> tuple[list[dict[str, Any]], list[QuarantinedRow]]:
     records: list[dict[str, Any]] = []
     unmappable: list[QuarantinedRow] = []
     for item in items:
@@ -100,30 +125,39 @@ def _map_all(items: Iterable[Any], mapper: Mapper) -> tuple[list[dict[str, Any]]
             records.append(mapper(item))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             reason = Reason("mappable", None, _short(f"{type(exc).__name__}: {exc}"))
-            item_id = item.get("id") if isinstance(item, Mapping) else None
+            item_id = id_of(item) if isinstance(item, Mapping) else None
             unmappable.append(QuarantinedRow(_short(item_id), (reason,), item))
     return records, unmappable
 
 
 def validate_items(
-    provider: str, items: list[Any], mapper: Mapper, *, repeated: int = 0, now: datetime | None = None
+    provider: str,
+    items: list[Any],
+    mapper: Mapper,
+    *,
+    id_of: IdOf = _default_id,
+    repeated: int = 0,
+    now: datetime | None = None,
+    kind: RecordKind | None = None,
 ) -> ValidatedBatch:
     """Map provider items to canonical rows, validate them lazily, keep the newest version of each key.
 
+    ``id_of`` names an item that cannot be mapped (so its quarantine row still says which asset it was);
     ``repeated`` counts identical items the extractor already dropped (a page served twice), so the batch still
-    accounts for everything the provider served.
+    accounts for everything the provider served. ``kind`` says what the records are (default: assets).
     """
-    records, quarantined = _map_all(items, mapper)
-    frame, conversion_failures = to_typed_frame(records)
+    kind = kind or ASSETS
+    records, quarantined = _map_all(items, mapper, id_of)
+    frame, conversion_failures = kind.typed_frame(records)
     reasons: dict[int, list[Reason]] = {
         position: [
-            Reason(name, name.rsplit("_not_", 1)[0], _short(records[position].get(name.rsplit("_not_", 1)[0])))
+            Reason(name, kind.column_of(name), _short(records[position].get(kind.column_of(name) or "")))
             for name in names
         ]
         for position, names in conversion_failures.items()
     }
     try:
-        build_schema(now).validate(frame, lazy=True)
+        kind.schema(now).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         if cases["index"].isna().any():
@@ -131,20 +165,19 @@ def validate_items(
             raise SchemaBugError(f"{provider}: schema could not judge rows: {unjudged}") from errors
         for case in cases.itertuples(index=False):
             row_reasons = reasons.setdefault(int(case.index), [])
-            reason = Reason(
-                str(case.check), None if pd.isna(case.column) else str(case.column), _short(case.failure_case)
-            )
-            if case.check == "parent_required":
-                reason = Reason("parent_required", "parent_provider_asset_id", None)
+            if case.schema_context == "DataFrameSchema":  # a rule across columns: one reason, not one per column
+                reason = Reason(str(case.check), None, None)
+            else:
+                reason = Reason(str(case.check), str(case.column), _short(case.failure_case))
             if reason not in row_reasons:
                 row_reasons.append(reason)
-    stamps = frame["provider_updated_at"]
+    stamps = frame[kind.updated_at]
     for position, row_reasons in sorted(reasons.items()):
         record = records[position]
         stamp = stamps.iloc[position]
         quarantined.append(
             QuarantinedRow(
-                _short(record.get("provider_asset_id")),
+                _short(record.get(kind.key)),
                 tuple(row_reasons),
                 record.get("payload"),
                 None if pd.isna(stamp) else pd.Timestamp(stamp).to_pydatetime(),
@@ -152,7 +185,12 @@ def validate_items(
         )
     valid = frame.drop(index=list(reasons)) if reasons else frame
     before = len(valid)
-    valid = valid.sort_values("provider_updated_at", kind="stable").drop_duplicates("provider_asset_id", keep="last")
+    valid = valid.sort_values(kind.updated_at, kind="stable").drop_duplicates(kind.key, keep="last")
     return ValidatedBatch(
-        provider, valid, quarantined, served=len(items) + repeated, deduplicated=before - len(valid) + repeated
+        provider,
+        valid,
+        quarantined,
+        served=len(items) + repeated,
+        deduplicated=before - len(valid) + repeated,
+        updated_at_column=kind.updated_at,
     )

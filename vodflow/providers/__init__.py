@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from vodflow.providers.atlas import ATLAS
 from vodflow.providers.base import Provider
 from vodflow.providers.lumina import LUMINA
 
-PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (LUMINA,)}
+PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (LUMINA, ATLAS)}
 
 
 class UnknownProviderError(KeyError):

@@ -42,13 +42,17 @@ class Provider(Protocol):
         """One provider item as a canonical record (values may still be invalid: the schema judges them)."""
         ...
 
+    def item_id(self, item: Mapping[str, Any]) -> Any:
+        """The provider's ID of an item, read without trusting the item (for quarantining unmappable ones)."""
+        ...
+
 
 def field_drift(items: list[Any], expected: frozenset[str]) -> dict[str, list[str]]:
     """Fields seen that the provider does not document, and documented fields no item carried."""
     seen: set[str] = set()
     for item in items:
         if isinstance(item, Mapping):
-            seen.update(item.keys())
+            seen.update(key for key in item if not str(key).startswith("_"))  # "_" keys are ours, not the provider's
     drift: dict[str, list[str]] = {}
     unknown = sorted(seen - expected)
     missing = sorted(expected - seen) if items else []

@@ -77,6 +77,10 @@ class Lumina:
 
             return paginate(self.name, fetch, 1, on_page=on_page)
 
+    def item_id(self, item: Mapping[str, Any]) -> Any:
+        """A lumina title's ID."""
+        return item.get("id")
+
     def map_item(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """Map a lumina title to the canonical record."""
         identifiers = item.get("identifiers") or {}

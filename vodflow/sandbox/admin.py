@@ -46,7 +46,10 @@ class SandboxAdmin:
             return False
 
     def publish(self, new: int = 0, changed: int = 0, provider: str = "lumina") -> dict[str, list[str]]:
-        """Publish ``new`` films from the reserve and change ``changed`` items; returns their IDs.
+        """Publish ``new`` items and change ``changed`` ones for ``provider``; returns their IDs.
+
+        What "new" and "changed" mean per provider is in the sandbox README (lumina: films; atlas: series;
+        meridian: packages, version bumps; events: new events, re-sent duplicates).
 
         Returns:
             ``{"new": [ids], "changed": [ids]}``.
@@ -73,7 +76,7 @@ class SandboxAdmin:
             page: only requests for this page; ``None`` for any page.
             retry_after: ``Retry-After`` of a 429 (or 503): seconds, or ``"http-date"``.
             delay_s: how long a ``slow`` fault sleeps before answering.
-            provider: which provider's API it affects.
+            provider: which provider's API it affects: ``lumina``, ``atlas``, ``meridian`` or ``events``.
         """
         body: dict[str, Any] = {"provider": provider, "kind": str(kind), "times": times}
         optional = {"page": page, "retry_after": retry_after, "delay_s": delay_s}
@@ -96,9 +99,19 @@ class SandboxAdmin:
         result: list[dict[str, Any]] = self._call("GET", "/admin/requests", params=params)
         return result
 
-    def bad_items(self, provider: str = "lumina") -> list[dict[str, str]]:
-        """Items the sandbox breaks on purpose, with ``kind`` and ``reason``: each must end in quarantine."""
-        result: list[dict[str, str]] = self._call("GET", "/admin/bad-items", params={"provider": provider})
+    def bad_items(
+        self, provider: str = "lumina", rows: int | None = None, offset: int | None = None
+    ) -> list[dict[str, str]]:
+        """Items the sandbox breaks on purpose, with ``kind`` and ``reason``: each must end in quarantine.
+
+        Args:
+            provider: ``lumina``, ``atlas``, ``meridian``, ``events`` or ``harbor``.
+            rows: harbor only: the drop's rows (default: the server's ``harbor_rows``).
+            offset: harbor only: the drop's offset (default 0).
+        """
+        params: dict[str, str | int] = {"provider": provider}
+        params.update({name: value for name, value in (("rows", rows), ("offset", offset)) if value is not None})
+        result: list[dict[str, str]] = self._call("GET", "/admin/bad-items", params=params)
         return result
 
     def reset(self) -> None:

@@ -187,6 +187,11 @@ def parse_atlas_query(query: str) -> AtlasQuery:
         else:
             since = int(parse_timestamp("modifiedSince", raw).timestamp() * 1000)
     token = decode_token("pageToken", values["pageToken"]) if "pageToken" in values else None
+    key = None if token is None else token.get("k")
+    if token is not None and not (
+        isinstance(key, list) and len(key) == 2 and isinstance(key[0], int) and isinstance(key[1], str)
+    ):
+        raise ValueError(f"pageToken is not a token this API issued: {values['pageToken']!r}")
     if token is not None and token.get("s") != since:
         raise ValueError("pageToken was issued for another modifiedSince: repeat the first request's parameters")
     limit = bounded_int("limit", values.get("limit"), ATLAS_DEFAULT_LIMIT, ATLAS_MAX_LIMIT)
@@ -233,6 +238,8 @@ def parse_events_query(query: str) -> EventsQuery:
     values = strict_params(query, frozenset({"since", "cursor", "limit"}))
     since = parse_timestamp("since", values["since"]) if "since" in values else None
     cursor = decode_token("cursor", values["cursor"]) if "cursor" in values else None
+    if cursor is not None and (not isinstance(cursor.get("a"), int) or isinstance(cursor.get("a"), bool)):
+        raise ValueError(f"cursor is not a cursor this API issued: {values['cursor']!r}")
     if cursor is not None and cursor.get("s") != (None if since is None else since.isoformat()):
         raise ValueError("cursor was issued for another since: repeat the first request's parameters")
     limit = bounded_int("limit", values.get("limit"), EVENTS_DEFAULT_LIMIT, EVENTS_MAX_LIMIT)

@@ -7,6 +7,9 @@ Endpoints (see ``README.md`` in this package):
 
 * ``GET /healthz``
 * ``GET /lumina/v1/titles?updated_since=&updated_until=&page=&page_size=``
+* ``GET /atlas/v2/catalog?modifiedSince=&pageToken=&limit=``
+* ``GET /meridian/v1/packages?since=&page=&page_size=``, ``GET /meridian/v1/packages/{id}/{major}.{minor}.xml``
+* ``GET /events/v1/events?since=&cursor=&limit=``
 * ``POST /admin/publish``, ``GET|POST|DELETE /admin/faults``, ``GET /admin/requests``, ``GET /admin/bad-items``,
   ``POST /admin/reset``
 """
@@ -16,31 +19,51 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import re
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from vodflow.sandbox import atlas, events, harbor, meridian
+from vodflow.sandbox.atlas import ATLAS_DEFAULT_SIZE, AtlasStore
 from vodflow.sandbox.catalogue import LUMINA_DEFAULT_SIZE
+from vodflow.sandbox.events import EventsStore, Sizes
 from vodflow.sandbox.faults import HTTP_DATE, Fault, FaultKind, FaultQueue, parse_fault
+from vodflow.sandbox.harbor import HARBOR_DEFAULT_ROWS
 from vodflow.sandbox.lumina import malform
-from vodflow.sandbox.params import page_hint, parse_titles_query
+from vodflow.sandbox.meridian import MERIDIAN_DEFAULT_SIZE, MeridianStore
+from vodflow.sandbox.oplog import ProviderStore, check_state_file
+from vodflow.sandbox.params import (
+    encode_token,
+    page_hint,
+    parse_atlas_query,
+    parse_events_query,
+    parse_packages_query,
+    parse_titles_query,
+    strict_params,
+    token_page_hint,
+)
 from vodflow.sandbox.store import LuminaStore, PublishError
 
 logger = logging.getLogger(__name__)
 
 _JSON = "application/json; charset=utf-8"
+_XML = "application/xml; charset=utf-8"
 _HTML_PAGE = (
-    b"<!DOCTYPE html>\n<html><head><title>lumina - scheduled maintenance</title></head>"
-    b"<body><h1>We'll be right back</h1><p>The catalogue API is under maintenance.</p></body></html>\n"
+    "<!DOCTYPE html>\n<html><head><title>{provider} - scheduled maintenance</title></head>"
+    "<body><h1>We'll be right back</h1><p>The catalogue API is under maintenance.</p></body></html>\n"
 )
+FILE_PROVIDERS = ("harbor",)
+"""Providers that deliver files, not an API: no faults, no publish; their bad items are listed all the same."""
 _MAX_BODY = 1 << 20
 _POLL_INTERVAL_S = 0.05  # how soon serve_forever notices stop(); the stdlib's 0.5 s would slow every test teardown
 
@@ -96,26 +119,130 @@ class RequestLog:
             self._entries.clear()
 
 
+class _Stores(Mapping[str, ProviderStore]):
+    """Provider stores by name, each built on first use (lumina is built at once).
+
+    Building atlas, meridian and events costs a second or two on a cold process; tests and flows that only use
+    lumina should not pay for it. Their parameters and state files are checked at construction all the same.
+    """
+
+    def __init__(
+        self,
+        built: dict[str, ProviderStore],
+        factories: dict[str, Callable[[], ProviderStore]],
+        state_dir: Path | None,
+    ) -> None:
+        self._factories: dict[str, Callable[[], ProviderStore] | None] = {name: None for name in built} | factories
+        self._state_dir = state_dir
+        self._built = dict(built)
+        self._lock = threading.RLock()
+
+    def __getitem__(self, name: str) -> ProviderStore:
+        with self._lock:
+            if name not in self._built:
+                factory = self._factories[name]
+                if factory is None:  # pragma: no cover - every name without a factory is built
+                    raise KeyError(name)
+                self._built[name] = factory()
+            return self._built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factories  # without building it (Mapping's default would)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._factories)
+
+    def __len__(self) -> int:
+        return len(self._factories)
+
+    def reset(self) -> None:
+        """Reset built stores; forget the saved state of the others (the same thing, without building them)."""
+        with self._lock:
+            for name in self._factories:
+                if name in self._built:
+                    self._built[name].reset()
+                elif self._state_dir is not None:
+                    (self._state_dir / f"{name}.json").unlink(missing_ok=True)
+
+
 class Sandbox:
-    """The sandbox's state behind the HTTP layer: provider stores, the fault queue and the request log."""
+    """The sandbox's state behind the HTTP layer: provider stores, the fault queue and the request log.
+
+    ``providers`` holds every store served over HTTP, keyed by the provider name that faults, publish, bad items
+    and the request log use: ``lumina``, ``atlas``, ``meridian`` and ``events`` (the supply-chain stream).
+    """
 
     def __init__(
         self,
         state_dir: Path | None = None,
         lumina_size: int = LUMINA_DEFAULT_SIZE,
         clock: Callable[[], datetime] | None = None,
+        *,
+        atlas_size: int = ATLAS_DEFAULT_SIZE,
+        meridian_size: int = MERIDIAN_DEFAULT_SIZE,
+        harbor_rows: int = HARBOR_DEFAULT_ROWS,
     ) -> None:
-        self.lumina = LuminaStore(lumina_size, None if state_dir is None else Path(state_dir), clock)
-        self.providers: dict[str, LuminaStore] = {"lumina": self.lumina}
+        directory = None if state_dir is None else Path(state_dir)
+        sizes = Sizes(lumina_size, atlas_size, meridian_size, harbor_rows)
+        # validate everything now, so that a bad size or state file fails the start, not a later request
+        atlas.atlas_split(atlas_size)
+        meridian.meridian_split(meridian_size)
+        harbor.drop_films(harbor_rows)
+        for name, params in (("atlas", {"size": atlas_size}), ("meridian", {"size": meridian_size})):
+            check_state_file(directory, name, params)
+        check_state_file(directory, "events", sizes.to_json())
+        self.harbor_rows = harbor_rows
+        self.lumina = LuminaStore(lumina_size, directory, clock)
+        self.providers = _Stores(
+            {"lumina": self.lumina},
+            {
+                "atlas": lambda: AtlasStore(atlas_size, directory, clock),
+                "meridian": lambda: MeridianStore(meridian_size, directory, clock),
+                "events": lambda: EventsStore(sizes, directory, clock),
+            },
+            directory,
+        )
         self.faults = FaultQueue()
         self.requests = RequestLog()
 
+    @property
+    def atlas(self) -> AtlasStore:
+        """atlas's store (built on first use)."""
+        return cast(AtlasStore, self.providers["atlas"])
+
+    @property
+    def meridian(self) -> MeridianStore:
+        """meridian's store (built on first use)."""
+        return cast(MeridianStore, self.providers["meridian"])
+
+    @property
+    def events(self) -> EventsStore:
+        """The supply-chain events' store (built on first use)."""
+        return cast(EventsStore, self.providers["events"])
+
+    def warm_up(self) -> None:
+        """Build every store now (the CLI does it in the background, so that first requests are not slow)."""
+        for name in self.providers:
+            self.providers[name]
+
     def reset(self) -> None:
         """Initial state: every provider's catalogue, no faults, an empty request log."""
-        for store in self.providers.values():
-            store.reset()
+        self.providers.reset()
         self.faults.clear()
         self.requests.clear()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A provider API's answer before faults that alter bodies (``truncated``) are played."""
+
+    body: bytes
+    content_type: str = _JSON
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _json_body(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode()
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -158,6 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     sent_status: int | None = None  # what was answered, for the request log (None: nothing, e.g. a reset)
     body_pending = False  # a request body the route did not read
+    log_entry: dict[str, Any] | None = None  # the request-log entry of the provider request being answered
+    log_fault: FaultKind | None = None
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 
@@ -177,8 +306,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Dispatch a DELETE."""
         self._dispatch("DELETE")
 
-    def _send(self, status: int, body: bytes, content_type: str = _JSON, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str = _JSON, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.sent_status = status
+        if self.log_entry is not None:  # logged before the answer leaves, so a client never sees it unlogged
+            self.server.sandbox.requests.finish(self.log_entry, status, self.log_fault)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -216,15 +349,20 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(400, "request body must be a JSON object")
         return body
 
-    def _provider(self, name: Any, required: bool = True) -> str | None:
+    def _provider(self, name: Any, required: bool = True, files_too: bool = False) -> str | None:
         if name is None and not required:
             return None
-        if name not in self.server.sandbox.providers:
-            raise HttpError(400, f"provider must be one of {sorted(self.server.sandbox.providers)}")
+        known = [*self.server.sandbox.providers, *(FILE_PROVIDERS if files_too else ())]
+        if name not in known:
+            if name in FILE_PROVIDERS:
+                raise HttpError(400, f"{name} delivers files, not an API: use vodflow.sandbox.harbor (see README)")
+            raise HttpError(400, f"provider must be one of {sorted(known)}")
         return str(name)
 
     def _dispatch(self, method: str) -> None:
         self.sent_status = None
+        self.log_entry = None
+        self.log_fault = None
         self.body_pending = bool(self.headers.get("Content-Length", "0").strip() not in ("", "0"))
         url = urlsplit(self.path)
         try:
@@ -254,18 +392,30 @@ class _Handler(BaseHTTPRequestHandler):
     def _provider_request(self, method: str, provider: str, path: str, query: str) -> None:
         fault = None
         entry = self.server.sandbox.requests.start(provider, path, query)
+        self.log_entry = entry
         try:
-            if (method, path) != ("GET", f"/{provider}/v1/titles"):
-                raise HttpError(404, f"no route for {method} {path}")
-            fault = self.server.sandbox.faults.take(provider, page_hint(query))
-            if fault is None or not self._play_fault(fault):
-                self._titles(provider, query, fault)
+            route, match = _provider_route(provider, method, path)
+            fault = self.server.sandbox.faults.take(provider, route.page_hint(query))
+            self.log_fault = None if fault is None else fault.kind
+            if fault is not None:  # logged before it is played: a reset answers nothing the client could wait for
+                self.server.sandbox.requests.finish(entry, None, fault.kind)
+            if fault is None or not self._play_fault(fault, provider):
+                malformed = fault is not None and fault.kind is FaultKind.MALFORMED_ROWS
+                try:
+                    answer = route.answer(self.server.sandbox, match, query, malformed)
+                except ValueError as exc:
+                    raise HttpError(400, str(exc)) from None
+                body = answer.body
+                if fault is not None and fault.kind is FaultKind.TRUNCATED:
+                    body = body[: len(body) // 2]
+                self._send(200, body, answer.content_type, answer.headers)
         except HttpError as exc:
             self._send_error_json(exc.status, exc.message)
         finally:
+            self.log_entry = None
             self.server.sandbox.requests.finish(entry, self.sent_status, None if fault is None else fault.kind)
 
-    def _play_fault(self, fault: Fault) -> bool:
+    def _play_fault(self, fault: Fault, provider: str) -> bool:
         """Answer (or not) in place of the provider; ``False`` means "go on and answer normally"."""
         kind = fault.kind
         if kind is FaultKind.SLOW:
@@ -276,7 +426,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind is FaultKind.RESET:
             self._reset_connection()
         elif kind is FaultKind.HTML:
-            self._send(200, _HTML_PAGE, "text/html; charset=utf-8")
+            self._send(200, _HTML_PAGE.format(provider=provider).encode(), "text/html; charset=utf-8")
         elif kind is FaultKind.TOO_MANY_REQUESTS:
             self._send_error_json(429, "rate limit exceeded", {"Retry-After": _retry_after(fault.retry_after)})
         else:
@@ -290,27 +440,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
         self.close_connection = True
-
-    def _titles(self, provider: str, query: str, fault: Fault | None) -> None:
-        try:
-            params = parse_titles_query(query)
-        except ValueError as exc:
-            raise HttpError(400, str(exc)) from None
-        items, more = self.server.sandbox.providers[provider].query(
-            params.updated_since, params.updated_until, params.page, params.page_size
-        )
-        if fault is not None and fault.kind is FaultKind.MALFORMED_ROWS:
-            items = malform(items)
-        page = {
-            "items": items,
-            "page": params.page,
-            "page_size": params.page_size,
-            "next_page": params.page + 1 if more else None,
-        }
-        body = json.dumps(page, ensure_ascii=False).encode()
-        if fault is not None and fault.kind is FaultKind.TRUNCATED:
-            body = body[: len(body) // 2]
-        self._send(200, body)
 
     # -- admin -------------------------------------------------------------------------------------------------
 
@@ -349,7 +478,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, self.server.sandbox.requests.entries(provider))
 
     def _bad_items(self, query: str) -> None:
-        provider = self._provider(dict(parse_qsl(query)).get("provider", "lumina"))
+        params = dict(parse_qsl(query))
+        provider = self._provider(params.get("provider", "lumina"), files_too=True)
+        if provider == "harbor":  # a drop's bad rows depend on the drop: ?rows=&offset= as given to write_drop
+            try:
+                rows = int(params.get("rows", self.server.sandbox.harbor_rows))
+                flaws = harbor.deliberately_bad(rows, int(params.get("offset", 0)))
+            except ValueError as exc:
+                raise HttpError(400, str(exc)) from None
+            self._send_json(200, [bad.to_json() for bad in flaws])
+            return
         store = self.server.sandbox.providers[str(provider)]
         self._send_json(200, [bad.to_json() for bad in store.bad_items()])
 
@@ -377,6 +515,103 @@ _ADMIN_ROUTES: dict[tuple[str, str], Callable[[_Handler, str], None]] = {
 }
 
 
+# -- provider APIs ---------------------------------------------------------------------------------------------
+
+
+def _titles(sandbox: Sandbox, match: re.Match[str], query: str, malformed: bool) -> Answer:
+    params = parse_titles_query(query)
+    items, more = sandbox.lumina.query(params.updated_since, params.updated_until, params.page, params.page_size)
+    if malformed:
+        items = malform(items)
+    page = {
+        "items": items,
+        "page": params.page,
+        "page_size": params.page_size,
+        "next_page": params.page + 1 if more else None,
+    }
+    return Answer(_json_body(page))
+
+
+def _atlas_catalog(sandbox: Sandbox, match: re.Match[str], query: str, malformed: bool) -> Answer:
+    params = parse_atlas_query(query)
+    token = params.token
+    after = None if token is None else (int(token["k"][0]), str(token["k"][1]))
+    documents, more = sandbox.atlas.page(params.modified_since_ms, after, params.limit)
+    body: dict[str, Any] = {"entries": atlas.malform(documents) if malformed else documents}
+    if more:
+        last = documents[-1]
+        page = 1 if token is None else int(token["p"])
+        body["nextPageToken"] = encode_token(
+            {"p": page + 1, "k": [last["lastModified"], last["seriesId"]], "s": params.modified_since_ms}
+        )
+    return Answer(_json_body(body))
+
+
+def _meridian_packages(sandbox: Sandbox, match: re.Match[str], query: str, malformed: bool) -> Answer:
+    params = parse_packages_query(query)
+    entries, more = sandbox.meridian.listing(params.since, params.page, params.page_size)
+    headers = {}
+    if more:
+        following = dict(parse_qsl(query, keep_blank_values=True)) | {"page": str(params.page + 1)}
+        headers["Link"] = f'<{match.group(0)}?{urlencode(following)}>; rel="next"'
+    return Answer(_json_body(meridian.malform_listing(entries) if malformed else entries), headers=headers)
+
+
+def _meridian_document(sandbox: Sandbox, match: re.Match[str], query: str, malformed: bool) -> Answer:
+    strict_params(query, frozenset())
+    package_id, version = match.group("package"), match.group("version")
+    text = sandbox.meridian.document(package_id, version, malformed)
+    if text is None:
+        known = sandbox.meridian.versions(package_id)
+        detail = f"versions: {known}" if known else "no such package"
+        raise HttpError(404, f"no package {package_id} version {version} ({detail})")
+    return Answer(text.encode(), _XML)
+
+
+def _events(sandbox: Sandbox, match: re.Match[str], query: str, malformed: bool) -> Answer:
+    params = parse_events_query(query)
+    cursor = params.cursor
+    found, last = sandbox.events.page(params.since, -1 if cursor is None else int(cursor["a"]), params.limit)
+    next_cursor = None
+    if last is not None:
+        page = 1 if cursor is None else int(cursor["p"])
+        since = None if params.since is None else params.since.isoformat()
+        next_cursor = encode_token({"p": page + 1, "a": last, "s": since})
+    return Answer(_json_body({"events": events.malform(found) if malformed else found, "next_cursor": next_cursor}))
+
+
+@dataclass(frozen=True)
+class _Route:
+    provider: str
+    pattern: re.Pattern[str]
+    page_hint: Callable[[str], int | None]
+    answer: Callable[[Sandbox, re.Match[str], str, bool], Answer]
+
+
+_PROVIDER_ROUTES = (
+    _Route("lumina", re.compile(r"/lumina/v1/titles"), page_hint, _titles),
+    _Route("atlas", re.compile(r"/atlas/v2/catalog"), lambda q: token_page_hint(q, "pageToken"), _atlas_catalog),
+    _Route("meridian", re.compile(r"/meridian/v1/packages"), page_hint, _meridian_packages),
+    _Route(
+        "meridian",
+        re.compile(r"/meridian/v1/packages/(?P<package>[A-Za-z0-9_-]+)/(?P<version>\d+\.\d+)\.xml"),
+        lambda q: None,
+        _meridian_document,
+    ),
+    _Route("events", re.compile(r"/events/v1/events"), lambda q: token_page_hint(q, "cursor"), _events),
+)
+
+
+def _provider_route(provider: str, method: str, path: str) -> tuple[_Route, re.Match[str]]:
+    """The provider API route for a request, or a 404 (only GET routes exist)."""
+    if method == "GET":
+        for route in _PROVIDER_ROUTES:
+            match = route.pattern.fullmatch(path)
+            if route.provider == provider and match is not None:
+                return route, match
+    raise HttpError(404, f"no route for {method} {path}")
+
+
 class SandboxServer:
     """An in-process sandbox on a real socket: for tests (background thread) and the CLI (foreground).
 
@@ -394,8 +629,19 @@ class SandboxServer:
         state_dir: Path | str | None = None,
         lumina_size: int = LUMINA_DEFAULT_SIZE,
         clock: Callable[[], datetime] | None = None,
+        *,
+        atlas_size: int = ATLAS_DEFAULT_SIZE,
+        meridian_size: int = MERIDIAN_DEFAULT_SIZE,
+        harbor_rows: int = HARBOR_DEFAULT_ROWS,
     ) -> None:
-        self.sandbox = Sandbox(None if state_dir is None else Path(state_dir), lumina_size, clock)
+        self.sandbox = Sandbox(
+            None if state_dir is None else Path(state_dir),
+            lumina_size,
+            clock,
+            atlas_size=atlas_size,
+            meridian_size=meridian_size,
+            harbor_rows=harbor_rows,
+        )
         self._httpd = _HTTPServer((host, port), self.sandbox)
         self._thread: threading.Thread | None = None
 

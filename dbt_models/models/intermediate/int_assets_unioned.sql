@@ -4,6 +4,7 @@
 -#}
 {%- set providers = [
     'lumina',
+    'atlas',
 ] -%}
 
 {#- Explicit columns, so the staging models' column order does not matter to the union. -#}

@@ -1,4 +1,4 @@
-"""Whether a provider's marts already contain every raw row: lets a no-op ingestion skip its dbt build.
+"""What the marts were last built from: lets a no-op ingestion skip dbt, and a first build find missing views.
 
 The watermark is the newest ``raw.assets.loaded_at`` of a provider read *before* a successful build started, so
 rows committed during a build are never counted as built. A failed build records nothing, so the next run
@@ -50,3 +50,18 @@ def record_build(engine: Engine, provider: str, loaded_through: datetime | None)
             ),
             {"p": provider, "t": loaded_through},
         )
+
+
+def missing_staging_models(engine: Engine, providers: list[str]) -> list[str]:
+    """Staging views the shared marts read that do not exist yet (a provider that never ran, a fresh database).
+
+    A provider's build selects ``source:<provider>+``, which reaches the shared marts; those union every
+    provider's staging view, so any view still missing is added to the selection instead of failing the build.
+    """
+    with engine.connect() as conn:
+        existing: set[str] = set(
+            conn.execute(
+                text("select table_name from information_schema.views where table_schema = 'staging'")
+            ).scalars()
+        )
+    return [name for name in (f"stg_{p}__assets" for p in providers) if name not in existing]
