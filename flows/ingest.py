@@ -120,6 +120,7 @@ def _transform(provider: str) -> dict[str, Any]:
         get_run_logger().info("%s: no raw row newer than the last successful dbt build; dbt skipped", provider)
         return {"skipped": "marts already hold every raw row"}
     from flows.transform import transform as dbt_transform
+
     loaded_through = raw_loaded_through(engine, provider)
     summary = dbt_transform(select=[f"source:{provider}+"])
     record_build(engine, provider, loaded_through)
