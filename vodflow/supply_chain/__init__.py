@@ -1,0 +1,1 @@
+"""Supply-chain events (delivered → QC passed/failed → published): their feed, schema and idempotent load."""
