@@ -23,7 +23,7 @@ from prefect.exceptions import ObjectNotFound
 from sqlalchemy import text
 
 from vodflow.db.engine import get_engine
-from vodflow.providers import get_provider
+from vodflow.providers import check_ingestible
 
 
 class DeploymentNotFoundError(LookupError):
@@ -119,7 +119,7 @@ def trigger_ingestion(
     **params: Any,
 ) -> IngestionRun:
     """Start ``ingest-<provider>`` with ``params`` (e.g. ``start``, ``end``); with ``wait``, return when it ends."""
-    get_provider(provider)
+    check_ingestible(provider)
     name = deployment_name(provider)
     try:
         flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync context: never a coroutine

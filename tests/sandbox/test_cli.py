@@ -56,7 +56,7 @@ def test_serves_then_stops_cleanly(tmp_path, signum):
             assert len(body["items"]) == 50
             assert http.post("/admin/publish", json={"provider": "lumina", "new": 1}).status_code == 200
         proc.send_signal(signum)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
         assert "stopping" in proc.stderr.read()
     finally:
         if proc.poll() is None:

@@ -35,7 +35,7 @@ def demo(
     """
     from vodflow.api import trigger_ingestion
     from vodflow.cli.stack import up
-    from vodflow.providers import PROVIDERS
+    from vodflow.providers import INGESTIBLE
 
     up(no_deploy=False)
     settings = get_settings()
@@ -43,7 +43,7 @@ def demo(
     for column in ("provider", "state", *_COUNT_COLUMNS, "flow run"):
         table.add_column(column)
     failed: list[str] = []
-    for provider in PROVIDERS:
+    for provider in INGESTIBLE:
         with known_errors(), console.status(f"ingest-{provider}: starting") as status:
 
             def show(state: str, name: str = provider, spinner: Status = status) -> None:

@@ -9,11 +9,22 @@ from vodflow.providers.lumina import LUMINA
 PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (LUMINA, ATLAS)}
 
 
+#: Sources with an ``ingest-<name>`` deployment: the providers, and feeds that are not asset catalogues.
+FEEDS: tuple[str, ...] = ("events",)
+INGESTIBLE: tuple[str, ...] = (*PROVIDERS, *FEEDS)
+
+
 class UnknownProviderError(KeyError):
     """A provider name that is not registered."""
 
     def __str__(self) -> str:
-        return f"unknown provider {self.args[0]!r}; known: {', '.join(sorted(PROVIDERS))}"
+        return f"unknown provider {self.args[0]!r}; known: {', '.join(INGESTIBLE)}"
+
+
+def check_ingestible(name: str) -> None:
+    """Refuse a name that has no ``ingest-<name>`` deployment, listing those that do."""
+    if name not in INGESTIBLE:
+        raise UnknownProviderError(name)
 
 
 def get_provider(name: str) -> Provider:
