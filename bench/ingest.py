@@ -33,33 +33,20 @@ from vodflow.db.engine import get_engine
 from vodflow.ingest.load import _STAGE_COLUMNS, LoadContext, column_values, copy_rows, load_batch
 from vodflow.ingest.validate import validate_items
 from vodflow.providers.lumina import LUMINA
-from vodflow.sandbox.catalogue import load_films
+from vodflow.sandbox.catalogue import eidr_id, load_films
+from vodflow.sandbox.lumina import render_item
 
 
 def make_items(rows: int) -> list[dict[str, Any]]:
-    """Realistic lumina items: the real films, cycled with unique ids."""
+    """Realistic lumina items: the sandbox's rendering of the real films, cycled with unique ids."""
     films = load_films()
     base = datetime(2026, 1, 1, tzinfo=UTC)
     items = []
     for n in range(rows):
         film = films[n % len(films)]
-        items.append(
-            {
-                "id": f"LUM-B{n:08d}",
-                "type": "movie",
-                "title": film.title,
-                "original_title": None,
-                "year": film.year,
-                "runtime_min": film.runtime_min,
-                "language": film.languages[0] if film.languages else None,
-                "genres": list(film.genres),
-                "rating": film.rating,
-                "identifiers": {"imdb": film.imdb_id, "eidr": None},
-                "directors": list(film.directors),
-                "countries": list(film.countries),
-                "updated_at": (base + timedelta(seconds=n)).isoformat().replace("+00:00", "Z"),
-            }
-        )
+        item = render_item(film, eidr_id(film.imdb_id), base + timedelta(seconds=n))
+        item["id"] = f"LUM-B{n:08d}"
+        items.append(item)
     return items
 
 

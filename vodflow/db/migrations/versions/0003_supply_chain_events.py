@@ -33,7 +33,8 @@ def upgrade() -> None:
         """
     )
     op.execute(
-        "create index supply_chain_events_asset_idx on raw.supply_chain_events (provider, provider_asset_id, occurred_at)"
+        "create index supply_chain_events_asset_idx "
+        "on raw.supply_chain_events (provider, provider_asset_id, occurred_at)"
     )
     op.execute("create index supply_chain_events_loaded_at_idx on raw.supply_chain_events (loaded_at)")
 
