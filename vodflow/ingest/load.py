@@ -27,6 +27,14 @@ from vodflow.canonical import CANONICAL_COLUMNS
 from vodflow.ingest.validate import QuarantinedRow, ValidatedBatch
 
 _HASHED = tuple(c for c in CANONICAL_COLUMNS if c not in ("provider", "provider_asset_id"))
+# The content hash is computed by PostgreSQL, once per staged row; the timestamp enters as epoch seconds so the
+# hash does not depend on the session's TimeZone.
+_ROW_HASH_SQL = (
+    "md5(row("
+    + ", ".join("extract(epoch from provider_updated_at)" if c == "provider_updated_at" else c for c in _HASHED)
+    + ")::text)"
+)
+_COPY_COLUMNS = (*CANONICAL_COLUMNS, "load_id", "extracted_at")
 _STAGE_COLUMNS = (*CANONICAL_COLUMNS, "row_hash", "load_id", "extracted_at")
 _UPDATABLE = [c for c in CANONICAL_COLUMNS if c not in ("provider", "provider_asset_id")]
 
@@ -83,16 +91,9 @@ def column_values(series: pd.Series) -> list[Any]:
     return series.astype(object).where(series.notna(), None).tolist()
 
 
-def _row_hashes(columns: dict[str, list[Any]]) -> list[str]:
-    """Content hash of each row over every canonical value but the key (payload as its JSON text)."""
-    values = zip(*(columns[c] for c in _HASHED), strict=True)
-    return [hashlib.md5("\x1f".join(map(str, row)).encode(), usedforsecurity=False).hexdigest() for row in values]
-
-
 def _stage_rows(frame: pd.DataFrame, load_id: uuid.UUID, extracted_at: datetime) -> Iterator[tuple[Any, ...]]:
-    columns = {c: column_values(frame[c]) for c in CANONICAL_COLUMNS}
-    hashes = _row_hashes(columns)
-    return zip(*columns.values(), hashes, repeat(load_id), repeat(extracted_at), strict=False)
+    columns = [column_values(frame[c]) for c in CANONICAL_COLUMNS]
+    return zip(*columns, repeat(load_id), repeat(extracted_at), strict=False)
 
 
 def copy_rows(
@@ -141,13 +142,20 @@ def write_quarantine(cur: psycopg.Cursor[Any], provider: str, rows: list[Quarant
     )
 
 
-def _upsert(cur: psycopg.Cursor[Any]) -> tuple[int, int, int, int]:
-    """Upsert the staged rows (newest version per key); returns (distinct keys, inserted, updated, stale)."""
+def _upsert(cur: psycopg.Cursor[Any], batches: int) -> tuple[int, int, int, int]:
+    """Upsert the staged rows (newest version per key); returns (distinct keys, inserted, updated, stale).
+
+    One batch has unique keys already (validation keeps the newest); only several can repeat a key.
+    """
     newest = (
         "(select distinct on (provider, provider_asset_id) * from stage_assets "
         "order by provider, provider_asset_id, provider_updated_at desc, stage_seq desc)"
+        if batches > 1
+        else "stage_assets"
     )
-    cur.execute(f"create temp table stage_newest on commit drop as select * from {newest} s")
+    cur.execute(
+        f"create temp table stage_newest on commit drop as select s.*, {_ROW_HASH_SQL} as row_hash from {newest} s"
+    )
     cur.execute(
         """
         select count(*),
@@ -267,11 +275,12 @@ class StagedLoad:
         self.deduplicated = 0
         self.quarantined = 0
         self.staged = 0
+        self.batches = 0
         self._cursor_after: datetime | None = None
         self.cursor_before = lock_provider(self._cur, ctx.provider)
         self._cur.execute(
             f"create temp table stage_assets on commit drop as "
-            f"select {', '.join(_STAGE_COLUMNS)} from raw.assets with no data; "
+            f"select {', '.join(_COPY_COLUMNS)} from raw.assets with no data; "
             "alter table stage_assets add column stage_seq bigserial"
         )
 
@@ -280,11 +289,12 @@ class StagedLoad:
         self.staged += copy_rows(
             self._conn,
             "stage_assets",
-            _STAGE_COLUMNS,
+            _COPY_COLUMNS,
             _stage_rows(batch.valid, self._ctx.load_id, self._ctx.extracted_at),
         )
         write_quarantine(self._cur, self._ctx.provider, batch.quarantined, self._ctx.load_id)
         self.served += batch.served
+        self.batches += 1
         self.deduplicated += batch.deduplicated
         self.quarantined += len(batch.quarantined)
         newest = batch.max_updated_at()
@@ -293,7 +303,7 @@ class StagedLoad:
 
     def finish(self) -> LoadCounts:
         """Upsert, move the cursor, write the audit row; the caller commits."""
-        distinct, inserted, updated, stale = _upsert(self._cur)
+        distinct, inserted, updated, stale = _upsert(self._cur, self.batches)
         deduplicated = self.deduplicated + self.staged - distinct
         counts = LoadCounts(
             served=self.served,

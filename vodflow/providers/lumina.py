@@ -106,7 +106,7 @@ class Lumina:
             "imdb_id": _blank_to_none(identifiers.get("imdb")),
             "isan": _blank_to_none(identifiers.get("isan")),
             "provider_updated_at": item.get("updated_at"),
-            "payload": dict(item),
+            "payload": item,
         }
 
 
