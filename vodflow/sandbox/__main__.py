@@ -204,7 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         logger.error("cannot start the sandbox: %s", exc)
         return 2
-    previous = signal.signal(signal.SIGTERM, _stop)
+    # Both signals explicitly: a process started with SIGINT ignored (a background job, nohup) inherits that,
+    # and Python then installs no KeyboardInterrupt handler of its own.
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     logger.info(
         "sandbox listening on %s (lumina: %d films, atlas: %d series, meridian: %d packages, state: %s)",
         server.url,
@@ -223,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("sandbox stopping (%s)", exc or "SIGINT")
     finally:
         warm_up.cancel()
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 
