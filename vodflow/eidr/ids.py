@@ -57,6 +57,8 @@ def normalise(value: str) -> str:
 
     The result is not necessarily valid: call :func:`check` for a verdict.
     """
+    if _CANONICAL.match(value):  # the common case, already canonical: nothing to rewrite
+        return value
     text = _URL_FORMS.sub("", value.strip())
     text = re.sub(r"\s+", "", text).upper()
     if not text.startswith(PREFIX):

@@ -84,7 +84,7 @@ class Lumina:
     def map_item(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """Map a lumina title to the canonical record."""
         identifiers = item.get("identifiers") or {}
-        if not isinstance(identifiers, Mapping):
+        if not isinstance(identifiers, dict):
             raise TypeError("identifiers must be an object")
         eidr = _blank_to_none(identifiers.get("eidr"))
         genres = item.get("genres")
