@@ -12,6 +12,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from flows.ingest import ingest_run_name
 from tasks.events import emit_ingest_events
 from vodflow.db.engine import get_engine
 from vodflow.ingest.load import LoadContext, LoadCounts, read_cursor, record_failed_load
@@ -59,7 +60,7 @@ def _window(start: datetime | None, end: datetime | None) -> Window:
     return Window(cursor - lookback if cursor else None, None)
 
 
-@flow(name="ingest-events", timeout_seconds=3600, retries=0)
+@flow(name="ingest-events", flow_run_name=ingest_run_name, timeout_seconds=3600, retries=0)
 def ingest_events(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
     """Ingest supply-chain events (delivered, QC passed/failed, published): from the cursor, or a window."""
     window = _window(start, end)
