@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
+from tasks.eidr import match_eidr
 from tasks.events import emit_ingest_events
 from tasks.extract import extract
 from tasks.load import load
@@ -108,6 +109,8 @@ def run_ingestion(provider: str, start: datetime | None, end: datetime | None, t
         description=f"{provider}: rows received, written and quarantined by this run",
     )
     result: dict[str, Any] = {"provider": provider, "load_id": str(ctx.load_id), **counts.as_dict()}
+    if counts.inserted or counts.updated:
+        result["eidr"] = match_eidr(provider, ctx.started_at)
     if transform:
         result["dbt"] = _transform(provider)
     return result

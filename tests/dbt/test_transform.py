@@ -27,6 +27,7 @@ LUMINA_BUILD = {
     "test.vodflow.not_null_dim_assets_provider",
     "test.vodflow.not_null_dim_assets_title",
     "test.vodflow.accepted_values_dim_assets_asset_type__movie__series__season__episode",
+    "test.vodflow.accepted_values_dim_assets_eidr_match_status__provided__duplicate__potential__none__unmatched",
     "test.vodflow.relationships_dim_assets_parent_asset_key__asset_key__ref_dim_assets_",
     "test.vodflow.assert_release_year_not_far_future",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -124,3 +125,28 @@ def test_noop_run_skips_dbt_but_a_failed_build_is_retried(stack: Engine, admin: 
         conn.execute(text("update ops.transform_watermarks set loaded_through = '-infinity'"))
     rebuilt = ingest_lumina()
     assert "skipped" not in rebuilt["dbt"]
+
+
+def test_assets_without_an_eidr_id_are_matched_into_the_mart(
+    stack: Engine, admin: SandboxAdmin, tmp_path: Path
+) -> None:
+    from vodflow.eidr.load import load_registry
+    from vodflow.eidr.sandbox_registry import write_registry
+
+    write_registry(tmp_path / "registry.jsonl")
+    load_registry(stack, tmp_path / "registry.jsonl")
+    result = ingest_lumina()
+    assert result["eidr"]["considered"] > 0 and result["eidr"]["duplicate"] > 0
+    with stack.connect() as conn:
+        statuses = dict(
+            conn.execute(text("select eidr_match_status, count(*) from marts.dim_assets group by 1")).tuples().all()
+        )
+        matched_ok = conn.execute(
+            text(
+                "select count(*) filter (where d.eidr_id = r.eidr_id), count(*) from marts.dim_assets d "
+                "join raw.eidr_registry r on r.imdb_id = d.imdb_id where d.eidr_match_status = 'duplicate'"
+            )
+        ).one()
+    assert statuses["provided"] > 0 and statuses["duplicate"] > 0
+    assert "unmatched" not in statuses  # every asset without a valid ID got a decision
+    assert matched_ok[0] == matched_ok[1] > 0  # a confident match is the film's own EIDR ID

@@ -26,6 +26,23 @@ def _mart_rows() -> dict[str, int]:
         return {str(provider): count for provider, count in rows.tuples()}
 
 
+def _ensure_sandbox_registry() -> None:
+    """Load the sandbox's EIDR registry extract once, so the demo's assets can be matched."""
+    from vodflow.db.engine import get_engine
+    from vodflow.eidr.load import load_registry
+    from vodflow.eidr.sandbox_registry import write_registry
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        if conn.execute(text("select exists (select 1 from raw.eidr_registry)")).scalar():
+            return
+    path = get_settings().data_dir / "eidr" / "sandbox-registry.jsonl"
+    with console.status("EIDR registry: loading the sandbox extract"):
+        write_registry(path)
+        report = load_registry(engine, path)
+    console.print(f"EIDR registry: {report.added} records loaded from the sandbox extract ({report.skipped} skipped)")
+
+
 def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each provider's run.")] = 900,
 ) -> None:
@@ -39,6 +56,8 @@ def demo(
 
     up(no_deploy=False)
     settings = get_settings()
+    with known_errors():
+        _ensure_sandbox_registry()
     table = Table(title="ingestion runs (through the Prefect worker)", title_justify="left")
     for column in ("provider", "state", *_COUNT_COLUMNS, "flow run"):
         table.add_column(column)

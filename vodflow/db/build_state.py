@@ -52,7 +52,7 @@ def record_build(engine: Engine, provider: str, loaded_through: datetime | None)
         )
 
 
-def missing_staging_models(engine: Engine, providers: list[str]) -> list[str]:
+def missing_staging_models(engine: Engine, models: list[str]) -> list[str]:
     """Staging views the shared marts read that do not exist yet (a provider that never ran, a fresh database).
 
     A provider's build selects ``source:<provider>+``, which reaches the shared marts; those union every
@@ -64,4 +64,4 @@ def missing_staging_models(engine: Engine, providers: list[str]) -> list[str]:
                 text("select table_name from information_schema.views where table_schema = 'staging'")
             ).scalars()
         )
-    return [name for name in (f"stg_{p}__assets" for p in providers) if name not in existing]
+    return [name for name in models if name not in existing]

@@ -226,7 +226,7 @@ def _missing_staging(select: list[str]) -> list[str]:
     from vodflow.providers import PROVIDERS
 
     try:
-        missing = missing_staging_models(get_engine(), list(PROVIDERS))
+        missing = missing_staging_models(get_engine(), [f"stg_{p}__assets" for p in PROVIDERS] + ["stg_eidr__matches"])
     except OperationalError:  # the database is unreachable: let dbt report it, as for any build
         return []
     return [m for m in missing if m not in select]
