@@ -112,11 +112,11 @@ def run_ingestion(provider: str, start: datetime | None, end: datetime | None, t
     if counts.inserted or counts.updated:
         result["eidr"] = match_eidr(provider, ctx.started_at)
     if transform:
-        result["dbt"] = _transform(provider)
+        result["dbt"] = transform_provider(provider)
     return result
 
 
-def _transform(provider: str) -> dict[str, Any]:
+def transform_provider(provider: str) -> dict[str, Any]:
     """Build what depends on this provider's source, unless the marts provably hold every raw row already."""
     engine = get_engine()
     if marts_are_current(engine, provider):

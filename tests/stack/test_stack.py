@@ -25,7 +25,7 @@ from vodflow.net import free_port
 
 pytestmark = pytest.mark.slow
 
-COMPONENTS = ("postgres", "prefect-server", "sandbox", "worker")
+COMPONENTS = ("postgres", "prefect-server", "sandbox", "worker", "watcher")
 STACK_ENV_KEYS = ("VODFLOW_DATA_DIR", "VODFLOW_PG_PORT", "VODFLOW_PREFECT_PORT", "VODFLOW_SANDBOX_PORT")
 
 

@@ -43,6 +43,17 @@ def _ensure_sandbox_registry() -> None:
     console.print(f"EIDR registry: {report.added} records loaded from the sandbox extract ({report.skipped} skipped)")
 
 
+def _ensure_harbor_drop() -> None:
+    """Put a sandbox CSV drop into harbor's folder on a first demo, as the provider would (write, then rename)."""
+    from vodflow.ingest.drops import drop_dir
+    from vodflow.sandbox.harbor import write_drop
+
+    folder = drop_dir("harbor")
+    if not (folder / "archive").exists() and not any(folder.glob("*.csv")):
+        folder.mkdir(parents=True, exist_ok=True)
+        write_drop(folder)
+
+
 def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each provider's run.")] = 900,
 ) -> None:
@@ -58,6 +69,7 @@ def demo(
     settings = get_settings()
     with known_errors():
         _ensure_sandbox_registry()
+    _ensure_harbor_drop()
     table = Table(title="ingestion runs (through the Prefect worker)", title_justify="left")
     for column in ("provider", "state", *_COUNT_COLUMNS, "flow run"):
         table.add_column(column)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from vodflow.providers.atlas import ATLAS
 from vodflow.providers.base import Provider
+from vodflow.providers.harbor import HARBOR
 from vodflow.providers.lumina import LUMINA
+from vodflow.providers.meridian import MERIDIAN
 
-PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (LUMINA, ATLAS)}
+PROVIDERS: dict[str, Provider] = {provider.name: provider for provider in (LUMINA, ATLAS, HARBOR, MERIDIAN)}
 
 
 #: Sources with an ``ingest-<name>`` deployment: the providers, and feeds that are not asset catalogues.

@@ -26,12 +26,14 @@ from vodflow.stack.services import (
     PREFECT_DB_UPGRADE_TIMEOUT,
     PREFECT_SERVER,
     SANDBOX,
+    WATCHER,
     WORKER,
     Service,
     all_services,
     prefect_database_upgrade_cmd,
     prefect_server,
     sandbox,
+    watcher,
     worker,
 )
 
@@ -167,6 +169,8 @@ def _deploy(settings: Settings, where: StackLayout) -> str:
 def up(settings: Settings, *, deploy: bool = True, reporter: Reporter | None = None) -> None:
     """Bring the stack up (or complete it): PostgreSQL, migrations, Prefect server, sandbox, pool, limit, worker.
 
+    Last the drop-folder watcher, whose events start file ingestions.
+
     Raises:
         StackError: a port is taken, a part did not become healthy, or another ``up``/``down`` is running.
         EmbeddedPostgresError: the local PostgreSQL could not be initialised or started.
@@ -191,6 +195,8 @@ def up(settings: Settings, *, deploy: bool = True, reporter: Reporter | None = N
             current.outcome = f"{DBT_CONCURRENCY_LIMIT} (1 slot): {'created' if created else 'exists'}"
         with step(report, "worker", "starting") as current:
             current.outcome = _ensure_service(worker(settings), settings, where)
+        with step(report, WATCHER, "starting") as current:
+            current.outcome = _ensure_service(watcher(settings), settings, where)
         if deploy:
             with step(report, "deployments", "deploying") as current:
                 current.outcome = _deploy(settings, where)
@@ -264,7 +270,7 @@ def down(settings: Settings, *, reporter: Reporter | None = None) -> DownResult:
     result = DownResult()
     tracked: list[psutil.Process] = []
     if not settings.data_dir.exists():  # nothing was ever started here; do not create the folder either
-        result.stopped = [f"{name}: not running" for name in (WORKER, SANDBOX, PREFECT_SERVER, POSTGRES)]
+        result.stopped = [f"{name}: not running" for name in (WATCHER, WORKER, SANDBOX, PREFECT_SERVER, POSTGRES)]
         return result
     with stack_lock(where.lock_file):
         for service in reversed(all_services(settings)):

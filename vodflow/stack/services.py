@@ -20,6 +20,7 @@ from vodflow.stack.layout import layout
 PREFECT_SERVER = "prefect-server"
 SANDBOX = "sandbox"
 WORKER = "worker"
+WATCHER = "watcher"
 POSTGRES = "postgres"
 
 #: The worker's name in its pool; the health check looks for this name with an ONLINE status.
@@ -30,6 +31,7 @@ PREFECT_START_TIMEOUT = 240.0
 PREFECT_DB_UPGRADE_TIMEOUT = 300.0
 SANDBOX_START_TIMEOUT = 90.0
 WORKER_START_TIMEOUT = 90.0
+WATCHER_START_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,23 @@ def worker(settings: Settings) -> Service:
     )
 
 
+def watcher(settings: Settings) -> Service:
+    """The drop-folder watcher: emits ``vodflow.drop.received`` when a file lands (``vodflow.stack.watcher``).
+
+    Healthy while its heartbeat file is fresh: it has no port to ask.
+    """
+    from vodflow.stack.watcher import heartbeat_is_fresh, heartbeat_path
+
+    heartbeat = heartbeat_path(layout(settings).run_dir)
+    return Service(
+        name=WATCHER,
+        cmd=_python_module("vodflow.stack.watcher"),
+        env=child_env(settings),
+        health=lambda since: heartbeat_is_fresh(heartbeat, since),
+        start_timeout=WATCHER_START_TIMEOUT,
+    )
+
+
 def all_services(settings: Settings) -> list[Service]:
     """The child processes in start order (``down`` stops them in reverse)."""
-    return [prefect_server(settings), sandbox(settings), worker(settings)]
+    return [prefect_server(settings), sandbox(settings), worker(settings), watcher(settings)]

@@ -5,6 +5,8 @@
 {%- set providers = [
     'lumina',
     'atlas',
+    'harbor',
+    'meridian',
 ] -%}
 
 {#- Explicit columns, so the staging models' column order does not matter to the union. -#}
