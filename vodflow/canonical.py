@@ -15,9 +15,8 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
+from vodflow.contracts import ASSET_TYPES
 from vodflow.eidr.ids import CANONICAL_PATTERN, has_valid_check_character
-
-ASSET_TYPES = ("movie", "series", "season", "episode")
 
 CANONICAL_COLUMNS: tuple[str, ...] = (
     "provider",

@@ -15,19 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-CATALOGUE_COLUMNS = (
-    "provider_asset_id",
-    "asset_type",
-    "title",
-    "release_year",
-    "runtime_minutes",
-    "language",
-    "genres",
-    "imdb_id",
-    "eidr_id",
-    "updated_at",
-)
-ASSET_TYPES = ("movie", "series", "season", "episode")
+from vodflow.contracts import ASSET_TYPES, CATALOGUE_CSV_HEADER
+
+CATALOGUE_COLUMNS = CATALOGUE_CSV_HEADER
 _IMDB_ID = re.compile(r"^tt\d{7,10}$")
 _REQUIRED = ("provider_asset_id", "asset_type", "title", "updated_at")
 

@@ -18,24 +18,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from vodflow.contracts import CATALOGUE_CSV_HEADER
 from vodflow.eidr.ids import normalise as normalise_eidr
 from vodflow.ingest.csv_chunks import MALFORMED_ROW, read_chunks
 from vodflow.ingest.pagination import Extracted
 from vodflow.languages import normalise_language
 from vodflow.providers.base import Progress, Window
 
-HEADER = (
-    "provider_asset_id",
-    "asset_type",
-    "title",
-    "release_year",
-    "runtime_minutes",
-    "language",
-    "genres",
-    "imdb_id",
-    "eidr_id",
-    "updated_at",
-)
+HEADER = CATALOGUE_CSV_HEADER
 
 
 class NotAnApiError(NotImplementedError):

@@ -35,6 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from vodflow.contracts import CATALOGUE_CSV_HEADER
 from vodflow.eidr.ids import PREFIX
 from vodflow.sandbox.catalogue import Film, eidr_id, region_films, spread_updated_at, stable_fraction
 from vodflow.sandbox.imperfect import (
@@ -49,18 +50,7 @@ from vodflow.sandbox.imperfect import (
 )
 
 PROVIDER = "harbor"
-HEADER = (
-    "provider_asset_id",
-    "asset_type",
-    "title",
-    "release_year",
-    "runtime_minutes",
-    "language",
-    "genres",
-    "imdb_id",
-    "eidr_id",
-    "updated_at",
-)
+HEADER = CATALOGUE_CSV_HEADER
 HARBOR_DEFAULT_ROWS = 1000
 BAD_SHARE = 0.01
 CHANGE_SHARE = 0.10
