@@ -13,7 +13,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime
 ARG UID=10001
-RUN useradd --create-home --uid "${UID}" --shell /usr/sbin/nologin vodflow
+RUN useradd --create-home --uid "${UID}" --shell /usr/sbin/nologin vodflow \
+    && mkdir -p /var/lib/vodflow && chown vodflow /var/lib/vodflow
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels vodflow && rm -rf /wheels
 WORKDIR /app
@@ -25,7 +26,7 @@ COPY prefect.yaml ./
 # Secrets (DATABASE_URL, the Slack webhook) come from Kubernetes Secrets at run time, never from the image.
 ENV VODFLOW_PROJECT_DIR=/app \
     VODFLOW_DBT_PROJECT_DIR=/app/dbt_models \
-    VODFLOW_DATA_DIR=/tmp/vodflow \
+    VODFLOW_DATA_DIR=/var/lib/vodflow \
     PREFECT_SERVER_ANALYTICS_ENABLED=false \
     DBT_USE_COLORS=false \
     PYTHONUNBUFFERED=1
