@@ -153,33 +153,33 @@ def _upsert(cur: psycopg.Cursor[Any], batches: int) -> tuple[int, int, int, int]
         if batches > 1
         else "stage_assets"
     )
-    cur.execute(
-        f"create temp table stage_newest on commit drop as select s.*, {_ROW_HASH_SQL} as row_hash from {newest} s"
-    )
-    cur.execute(
-        """
-        select count(*),
-               (select count(*) from stage_newest s join raw.assets t using (provider, provider_asset_id)
-                 where t.provider_updated_at > s.provider_updated_at and t.row_hash <> s.row_hash)
-          from stage_newest
-        """
-    )
-    distinct, stale = cur.fetchone()  # type: ignore[misc]
     assignments = ", ".join(f"{c} = excluded.{c}" for c in (*_UPDATABLE, "row_hash", "load_id", "extracted_at"))
+    # One statement: the CTE "s" is read twice, so PostgreSQL materialises it (hash computed once), and the
+    # stale count sees the rows as they were before this insert (one snapshot for the whole statement).
     cur.execute(
         f"""
-        with upserted as (
+        with s as materialized (
+            select n.*, {_ROW_HASH_SQL} as row_hash from {newest} n
+        ),
+        stale as (
+            select count(*) as n from s join raw.assets t using (provider, provider_asset_id)
+             where t.provider_updated_at > s.provider_updated_at and t.row_hash <> s.row_hash
+        ),
+        upserted as (
             insert into raw.assets as t ({", ".join(_STAGE_COLUMNS)})
-            select {", ".join(f"s.{c}" for c in _STAGE_COLUMNS)} from stage_newest s
+            select {", ".join(f"s.{c}" for c in _STAGE_COLUMNS)} from s
             on conflict (provider, provider_asset_id) do update
                set {assignments}, loaded_at = now()
              where t.row_hash <> excluded.row_hash and t.provider_updated_at <= excluded.provider_updated_at
             returning (xmax = 0) as was_inserted
         )
-        select count(*) filter (where was_inserted), count(*) filter (where not was_inserted) from upserted
+        select (select count(*) from s),
+               count(*) filter (where was_inserted), count(*) filter (where not was_inserted),
+               (select n from stale)
+          from upserted
         """
     )
-    inserted, updated = cur.fetchone()  # type: ignore[misc]
+    distinct, inserted, updated, stale = cur.fetchone()  # type: ignore[misc]
     return int(distinct), int(inserted), int(updated), int(stale)
 
 
