@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 
 from vodflow.eidr.ids import check
-from vodflow.sandbox import harbor
+from vodflow.sandbox import atomic
 from vodflow.sandbox.catalogue import lumina_split
 from vodflow.sandbox.harbor import HEADER, HarborBadKind, deliberately_bad, write_drop, write_large_drop
 
@@ -190,7 +190,7 @@ def test_write_then_rename(tmp_path, monkeypatch):
         assert not os.path.exists(target)  # the target appears only when complete
         real_replace(source, target)
 
-    monkeypatch.setattr(harbor.os, "replace", spy)
+    monkeypatch.setattr(atomic.os, "replace", spy)
     drop = write_drop(tmp_path, 50)
     [(source, target, size)] = renames
     assert source.startswith(f".{target}.") and target == drop.path.name and size == drop.bytes

@@ -26,17 +26,16 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from vodflow.contracts import CATALOGUE_CSV_HEADER
 from vodflow.eidr.ids import PREFIX
+from vodflow.sandbox.atomic import replaced_atomically
 from vodflow.sandbox.catalogue import Film, eidr_id, region_films, spread_updated_at, stable_fraction
 from vodflow.sandbox.imperfect import (
     Flaw,
@@ -262,19 +261,6 @@ def drop_rows(
 # -- writing -----------------------------------------------------------------------------------------------------
 
 
-def _temporary(target: Path) -> tuple[BinaryIO, Path]:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    return os.fdopen(fd, "wb"), Path(tmp)
-
-
-def _finish(handle: BinaryIO, tmp: Path, target: Path) -> int:
-    handle.flush()
-    os.fsync(handle.fileno())
-    handle.close()
-    os.replace(tmp, target)
-    return target.stat().st_size
-
-
 def default_name(rows: int, offset: int, revision: int, fault: HarborFault | None) -> str:
     """``harbor_r000_o00000_n01000.csv`` (revision, offset, rows), plus ``_<fault>`` when one is set."""
     suffix = "" if fault is None else f"_{fault.value}"
@@ -370,14 +356,9 @@ def write_drop(
             data = text.encode("latin-1", errors="replace")
         else:
             data = ((BOM if bom else "") + text).encode("utf-8")
-    handle, tmp = _temporary(path)
-    try:
+    with replaced_atomically(path) as handle:
         handle.write(data)
-        size = _finish(handle, tmp, path)
-    except BaseException:
-        handle.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    size = path.stat().st_size
     written_rows = 0 if kind is HarborFault.EMPTY else len(table) - 1
     return DropFile(path, written_rows, kind, size, details)
 
@@ -434,9 +415,8 @@ def write_large_drop(
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     path = target / (name or f"harbor_large_{rows or target_bytes}{'_rows' if rows else '_bytes'}.csv")
-    handle, tmp = _temporary(path)
     written = 0
-    try:
+    with replaced_atomically(path) as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=False)
         writer = csv.writer(text)
         if bom:
@@ -455,9 +435,5 @@ def write_large_drop(
         written += len(chunk)
         text.flush()
         text.detach()
-        size = _finish(handle, tmp, path)
-    except BaseException:
-        handle.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    size = path.stat().st_size
     return DropFile(path, written, None, size, {"cycles": (written + region_size() - 1) // region_size()})

@@ -26,9 +26,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +36,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from vodflow.eidr.ids import PREFIX
+from vodflow.sandbox.atomic import replaced_atomically
 from vodflow.sandbox.catalogue import Film, eidr_id, region_films, spread_updated_at, stable_fraction
 from vodflow.sandbox.imperfect import (
     Flaw,
@@ -592,16 +591,8 @@ def faulty_document(text: str, fault: FileFault, fields: Fields) -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(path) as handle:
+        handle.write(data)
 
 
 def file_name(package_id: str, version: Version) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import bisect
 import copy
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from vodflow.sandbox.atomic import replaced_atomically
 from vodflow.sandbox.catalogue import WINDOW_END, eidr_id, lumina_split, spread_updated_at, stable_fraction
 from vodflow.sandbox.lumina import (
     PROVIDER,
@@ -61,16 +60,8 @@ def _parse_timestamp(value: str) -> datetime:
 def write_json_atomically(path: Path, data: Any) -> None:
     """Write ``data`` as JSON so that a crash leaves either the old file or the new one, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(path, suffix="") as handle:
+        handle.write(json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
 
 
 def _next_value(item: Item, field: str, seq: int) -> Any:
