@@ -37,10 +37,12 @@ def _float_env(name: str, default: float) -> float:
     return float(os.environ.get(name, "") or default)
 
 
-def resolve_window(provider: str, start: datetime | None, end: datetime | None) -> Window:
+def resolve_window(
+    provider: str, start: datetime | None, end: datetime | None, lookback: timedelta | None = None
+) -> Window:
     """The extraction window: the given dates (backfill) or the cursor minus a look-back (incremental).
 
-    The look-back (``VODFLOW_CURSOR_LOOKBACK_SECONDS``, default 300) re-reads rows the provider committed late
+    The look-back (default ``VODFLOW_CURSOR_LOOKBACK_SECONDS``, 300) re-reads rows the provider committed late
     with an older timestamp; re-read rows are counted unchanged, never duplicated.
     """
     if start is not None and end is not None and start >= end:
@@ -50,7 +52,9 @@ def resolve_window(provider: str, start: datetime | None, end: datetime | None) 
     cursor = read_cursor(get_engine(), provider)
     if cursor is None:
         return Window(None, None)
-    return Window(cursor - timedelta(seconds=_float_env("VODFLOW_CURSOR_LOOKBACK_SECONDS", 300)), None)
+    if lookback is None:
+        lookback = timedelta(seconds=_float_env("VODFLOW_CURSOR_LOOKBACK_SECONDS", 300))
+    return Window(cursor - lookback, None)
 
 
 def ingest_run_name() -> str:

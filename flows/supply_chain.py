@@ -12,10 +12,10 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.ingest import ingest_run_name
+from flows.ingest import ingest_run_name, resolve_window
 from tasks.events import emit_ingest_events
 from vodflow.db.engine import get_engine
-from vodflow.ingest.load import LoadContext, LoadCounts, read_cursor, record_failed_load
+from vodflow.ingest.load import LoadContext, LoadCounts, record_failed_load
 from vodflow.ingest.pagination import Extracted
 from vodflow.ingest.validate import ValidatedBatch, validate_items
 from vodflow.providers.base import Window, field_drift
@@ -50,20 +50,11 @@ def load_events_task(batch: ValidatedBatch, ctx: LoadContext) -> LoadCounts:
     return load_events(get_engine(), batch, ctx)
 
 
-def _window(start: datetime | None, end: datetime | None) -> Window:
-    if start is not None and end is not None and start >= end:
-        raise ValueError(f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
-    if start is not None or end is not None:
-        return Window(start, end)
-    cursor = read_cursor(get_engine(), feed.FEED)
-    lookback = timedelta(hours=float(os.environ.get("VODFLOW_EVENTS_LOOKBACK_HOURS", "48")))
-    return Window(cursor - lookback if cursor else None, None)
-
-
 @flow(name="ingest-events", flow_run_name=ingest_run_name, timeout_seconds=3600, retries=0)
 def ingest_events(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
     """Ingest supply-chain events (delivered, QC passed/failed, published): from the cursor, or a window."""
-    window = _window(start, end)
+    lookback = timedelta(hours=float(os.environ.get("VODFLOW_EVENTS_LOOKBACK_HOURS", "48")))
+    window = resolve_window(feed.FEED, start, end, lookback)
     now = datetime.now(UTC)
     run_id = flow_run.id
     ctx = LoadContext(
