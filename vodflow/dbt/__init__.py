@@ -1,7 +1,7 @@
 """vodflow's dbt layer: run the ``dbt_models`` project in-process through prefect-dbt.
 
 Public API: :func:`build`, :class:`DbtBuildSummary`, :class:`DbtBuildError`, :func:`dbt_env`,
-:func:`ensure_dbt_concurrency_limit`.
+:func:`ensure_dbt_concurrency_limit`, :func:`exclusive_dbt`.
 """
 
 from vodflow.dbt.profile import dbt_env
@@ -12,6 +12,7 @@ from vodflow.dbt.runner import (
     DbtNodeResult,
     build,
     ensure_dbt_concurrency_limit,
+    exclusive_dbt,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "build",
     "dbt_env",
     "ensure_dbt_concurrency_limit",
+    "exclusive_dbt",
 ]

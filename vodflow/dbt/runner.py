@@ -15,6 +15,8 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,13 +206,25 @@ def build(
     if select:
         select = [*select, *_missing_staging(select)]
     args = build_args(select, full_refresh=full_refresh, vars=vars)
+    with exclusive_dbt(settings):
+        return _invoke(args, settings)
+
+
+@contextmanager
+def exclusive_dbt(settings: Settings | None = None) -> Iterator[None]:
+    """Hold the right to invoke dbt: this process's lock, then the ``vodflow-dbt`` global concurrency limit.
+
+    Every in-process dbt invocation (build, docs generate) runs inside this, with the database's credentials in
+    the environment the profile reads; nothing else may invoke dbt concurrently in this process.
+    """
+    settings = settings or get_settings()
     env = {**DBT_RUNTIME_ENV, **dbt_env(database_url(settings))}
     with (
         _lock,
         concurrency(CONCURRENCY_LIMIT_NAME, occupy=1, strict=True, timeout_seconds=SLOT_TIMEOUT_SECONDS),
         environ(env),
     ):
-        return _invoke(args, settings)
+        yield
 
 
 def _missing_staging(select: list[str]) -> list[str]:
