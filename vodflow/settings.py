@@ -71,6 +71,21 @@ class Settings:
         """dbt's log folder, under the data folder."""
         return self.data_dir / "dbt" / "logs"
 
+    @property
+    def dbt_docs_target_dir(self) -> Path:
+        """Where ``dbt docs generate`` works: its own target folder, so docs never touch a build's artifacts."""
+        return self.data_dir / "dbt-docs" / "target"
+
+    @property
+    def dbt_docs_dir(self) -> Path:
+        """The published docs site (index.html, manifest.json, catalog.json): the only folder the docs server serves."""
+        return self.data_dir / "dbt-docs" / "site"
+
+    @property
+    def docs_url(self) -> str:
+        """The docs server's URL (``vodflow docs``, or the stack's ``dbt-docs`` service)."""
+        return f"http://{self.host}:{self.docs_port}/"
+
 
 def get_settings() -> Settings:
     """Read the settings from the environment (``VODFLOW_*``, ``DATABASE_URL``)."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psutil
 import psycopg
 import pytest
@@ -25,8 +26,14 @@ from vodflow.net import free_port
 
 pytestmark = pytest.mark.slow
 
-COMPONENTS = ("postgres", "prefect-server", "sandbox", "worker", "watcher")
-STACK_ENV_KEYS = ("VODFLOW_DATA_DIR", "VODFLOW_PG_PORT", "VODFLOW_PREFECT_PORT", "VODFLOW_SANDBOX_PORT")
+COMPONENTS = ("postgres", "prefect-server", "sandbox", "dbt-docs", "worker", "watcher")
+STACK_ENV_KEYS = (
+    "VODFLOW_DATA_DIR",
+    "VODFLOW_PG_PORT",
+    "VODFLOW_PREFECT_PORT",
+    "VODFLOW_SANDBOX_PORT",
+    "VODFLOW_DOCS_PORT",
+)
 
 
 def vodflow(*args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
@@ -171,8 +178,16 @@ def test_status_json_says_running(stack: Stack) -> None:
         assert by_name[name]["pid"] == stack.pids[name][0]
     assert by_name["prefect-server"]["port"] == stack.ports["VODFLOW_PREFECT_PORT"]
     assert by_name["sandbox"]["url"] == f"http://127.0.0.1:{stack.ports['VODFLOW_SANDBOX_PORT']}"
+    assert by_name["dbt-docs"]["url"] == f"http://127.0.0.1:{stack.ports['VODFLOW_DOCS_PORT']}/"
     assert status["flow_runs"] == []
     assert status["flow_runs_error"] is None
+
+
+def test_docs_server_shows_how_to_generate_the_docs(stack: Stack) -> None:
+    # `up` does not generate the docs (seconds of dbt, off its critical path): the page says how to.
+    page = httpx.get(f"http://127.0.0.1:{stack.ports['VODFLOW_DOCS_PORT']}/", timeout=10, trust_env=False)
+    assert page.status_code == 200
+    assert "vodflow docs --no-serve" in page.text
 
 
 def test_status_table(stack: Stack) -> None:

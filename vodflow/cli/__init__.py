@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from vodflow.cli import demo, eidr, ingest, stack
+from vodflow.cli import demo, docs, eidr, ingest, stack
 
 app = typer.Typer(
     name="vodflow",
@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 demo.register(app)
+docs.register(app)
 eidr.register(app)
 ingest.register(app)
 stack.register(app)

@@ -54,10 +54,28 @@ def _ensure_harbor_drop() -> None:
         write_drop(folder)
 
 
+def _generate_docs() -> str | None:
+    """Regenerate the dbt docs now that the marts hold data (the catalog shows row counts); an error, or None.
+
+    A failure here does not hide the ingestion results above it: the demo reports it and exits 1 at the end.
+    """
+    from vodflow.dbt.docs import DbtDocsError, generate_site
+
+    with known_errors(), console.status("dbt docs: generating (lineage from the raw sources to the marts)"):
+        try:
+            site = generate_site()
+        except DbtDocsError as exc:
+            return str(exc)
+    console.print(f"dbt docs generated in {site.elapsed_seconds:.1f} s")
+    return None
+
+
 def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each provider's run.")] = 900,
 ) -> None:
     """Start (or reuse) the local stack, run every provider's ingestion through the worker, print the results.
+
+    Then regenerate the dbt docs, which the stack's docs server shows with the lineage graph.
 
     Running it again is safe: the stack is reused and the second ingestion finds everything unchanged.
     """
@@ -89,12 +107,16 @@ def demo(
     with known_errors():
         marts = _mart_rows()
     console.print("rows in marts.dim_assets: " + ", ".join(f"{p} {n}" for p, n in marts.items()))
+    docs_error = _generate_docs()
     console.print(f"\nPrefect UI (flow runs)  {settings.prefect_ui_url}/runs")
     console.print(f"Provider sandbox        {settings.sandbox_url}")
+    console.print(f"dbt docs (lineage)      {settings.docs_url}")
     console.print('Database                psql "$(.venv/bin/vodflow db url)"')
     console.print("The stack keeps running; stop it with `.venv/bin/vodflow down`.")
     if failed:
         fail(f"ingestion did not complete for: {', '.join(failed)} (see the Prefect UI)")
+    if docs_error:
+        fail(f"the dbt docs were not generated: {docs_error}")
 
 
 def register(app: typer.Typer) -> None:

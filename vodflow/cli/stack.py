@@ -86,13 +86,16 @@ _UP_HELP = (
     "Start the local stack, or complete it: parts already running are kept, only missing ones are started, "
     "never a second copy.\n\n"
     "In order, each waited for until healthy: PostgreSQL, schema migrations, the Prefect server, the provider "
-    "sandbox, the work pool and the dbt concurrency limit, the process worker, then the deployments.\n\n"
+    "sandbox, the dbt docs server, the work pool and the dbt concurrency limit, the process worker, the "
+    "drop-folder watcher, then the deployments. The docs server shows a placeholder until `vodflow docs "
+    "--no-serve` (or `vodflow demo`) generates the docs.\n\n"
     "Everything lives under VODFLOW_DATA_DIR (logs in logs/, pid files in run/). Ports: VODFLOW_PG_PORT, "
-    "VODFLOW_PREFECT_PORT, VODFLOW_SANDBOX_PORT; servers bind 127.0.0.1 only."
+    "VODFLOW_PREFECT_PORT, VODFLOW_SANDBOX_PORT, VODFLOW_DOCS_PORT; servers bind 127.0.0.1 only."
 )
 _DOWN_HELP = (
-    "Stop the worker, the sandbox, the Prefect server and PostgreSQL (by pid), then check that no process the "
-    "stack started is left. Exits 1 and lists any survivor. Data stays in VODFLOW_DATA_DIR."
+    "Stop the watcher, the worker, the docs server, the sandbox, the Prefect server and PostgreSQL (by pid), "
+    "then check that no process the stack started is left. Exits 1 and lists any survivor. Data stays in "
+    "VODFLOW_DATA_DIR."
 )
 
 
@@ -108,6 +111,8 @@ def up(
     console.print(f"vodflow stack in [bold]{settings.data_dir}[/]")
     _run(lambda: stack_up(settings, deploy=not no_deploy, reporter=RichReporter(console)))
     console.print(f"\nPrefect UI   {settings.prefect_ui_url}\nSandbox      {settings.sandbox_url}")
+    hint = "" if (settings.dbt_docs_dir / "index.html").is_file() else "   (generate them: `vodflow docs --no-serve`)"
+    console.print(f"dbt docs     {settings.docs_url}{hint}")
     console.print("Database     `vodflow db url`   ·   stop with `vodflow down`")
 
 

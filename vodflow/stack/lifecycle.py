@@ -25,11 +25,10 @@ from vodflow.stack.services import (
     POSTGRES,
     PREFECT_DB_UPGRADE_TIMEOUT,
     PREFECT_SERVER,
-    SANDBOX,
     WATCHER,
-    WORKER,
     Service,
     all_services,
+    docs_server,
     prefect_database_upgrade_cmd,
     prefect_server,
     sandbox,
@@ -169,6 +168,7 @@ def _deploy(settings: Settings, where: StackLayout) -> str:
 def up(settings: Settings, *, deploy: bool = True, reporter: Reporter | None = None) -> None:
     """Bring the stack up (or complete it): PostgreSQL, migrations, Prefect server, sandbox, pool, limit, worker.
 
+    The dbt docs server starts with the sandbox (it only serves files; generating the docs is not part of ``up``).
     Last the drop-folder watcher, whose events start file ingestions.
 
     Raises:
@@ -184,7 +184,7 @@ def up(settings: Settings, *, deploy: bool = True, reporter: Reporter | None = N
             current.outcome = _ensure_postgres(settings, where)
         with step(report, "migrations", "applying") as current:
             current.outcome = _migrate(settings)
-        for service in (prefect_server(settings), sandbox(settings)):
+        for service in (prefect_server(settings), sandbox(settings), docs_server(settings)):
             with step(report, service.name, "starting") as current:
                 current.outcome = _ensure_service(service, settings, where)
         with step(report, "work-pool", f"ensuring {settings.work_pool}") as current:
@@ -260,7 +260,7 @@ def _stop_postgres(settings: Settings, where: StackLayout, tracked: list[psutil.
 
 
 def down(settings: Settings, *, reporter: Reporter | None = None) -> DownResult:
-    """Stop the worker, the sandbox, the Prefect server and PostgreSQL, then prove nothing of theirs is left.
+    """Stop the watcher, worker, docs server, sandbox, Prefect server and PostgreSQL; prove nothing is left.
 
     Raises:
         StackError: another ``up``/``down`` is running.
@@ -270,7 +270,8 @@ def down(settings: Settings, *, reporter: Reporter | None = None) -> DownResult:
     result = DownResult()
     tracked: list[psutil.Process] = []
     if not settings.data_dir.exists():  # nothing was ever started here; do not create the folder either
-        result.stopped = [f"{name}: not running" for name in (WATCHER, WORKER, SANDBOX, PREFECT_SERVER, POSTGRES)]
+        names = [service.name for service in reversed(all_services(settings))] + [POSTGRES]
+        result.stopped = [f"{name}: not running" for name in names]
         return result
     with stack_lock(where.lock_file):
         for service in reversed(all_services(settings)):

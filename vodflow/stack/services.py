@@ -21,6 +21,7 @@ PREFECT_SERVER = "prefect-server"
 SANDBOX = "sandbox"
 WORKER = "worker"
 WATCHER = "watcher"
+DBT_DOCS = "dbt-docs"
 POSTGRES = "postgres"
 
 #: The worker's name in its pool; the health check looks for this name with an ONLINE status.
@@ -32,6 +33,7 @@ PREFECT_DB_UPGRADE_TIMEOUT = 300.0
 SANDBOX_START_TIMEOUT = 90.0
 WORKER_START_TIMEOUT = 90.0
 WATCHER_START_TIMEOUT = 60.0
+DOCS_START_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,32 @@ def watcher(settings: Settings) -> Service:
     )
 
 
+def docs_server(settings: Settings) -> Service:
+    """The dbt docs site (``vodflow.stack.docs_server``): the published docs, or a page saying how to generate them.
+
+    It only serves files, so it starts in a moment and needs nothing else; generating the docs (seconds of dbt)
+    is left to ``vodflow docs`` and ``vodflow demo``, off ``up``'s critical path.
+    """
+    return Service(
+        name=DBT_DOCS,
+        cmd=_python_module(
+            "vodflow.stack.docs_server",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.docs_port),
+            "--dir",
+            str(settings.dbt_docs_dir),
+        ),
+        env=child_env(settings),
+        health=lambda _since: http_ok(f"{settings.docs_url}healthz"),
+        start_timeout=DOCS_START_TIMEOUT,
+        port=settings.docs_port,
+        env_var="VODFLOW_DOCS_PORT",
+        url=settings.docs_url,
+    )
+
+
 def all_services(settings: Settings) -> list[Service]:
     """The child processes in start order (``down`` stops them in reverse)."""
-    return [prefect_server(settings), sandbox(settings), worker(settings), watcher(settings)]
+    return [prefect_server(settings), sandbox(settings), docs_server(settings), worker(settings), watcher(settings)]
