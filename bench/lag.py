@@ -368,7 +368,8 @@ def report(args: argparse.Namespace, changes: list[Change], up_s: float, first_s
     print(f"{f'p95 (s, target <= {TARGET_P95_S:.0f})':<52}{p95:>12.2f}")
     print(f"{'min / max (s)':<52}{f'{min(lags):.2f} / {max(lags):.2f}':>12}")
     print("breakdown, medians (s from the change):")
-    print(f"  {'flow run created (event → trigger)':<50}{fmt(median_of([c.created_s for c in changes])):>12}")
+    trigger = "event → deployment trigger" if args.provider == "harbor" else "trigger_ingestion"
+    print(f"  {f'flow run created ({trigger})':<50}{fmt(median_of([c.created_s for c in changes])):>12}")
     print(f"  {'flow run Running (worker + subprocess)':<50}{fmt(median_of([c.running_s for c in changes])):>12}")
     print(f"  {'row in raw.assets (load committed)':<50}{fmt(median_of([c.raw_s for c in changes])):>12}")
     print(f"  {'row in marts.dim_assets':<50}{fmt(p50):>12}")
