@@ -22,6 +22,7 @@ from tasks.load import load
 from tasks.validate import validate
 from vodflow.db.build_state import marts_are_current, raw_loaded_through, record_build
 from vodflow.db.engine import get_engine
+from vodflow.dbt.selection import selection_for
 from vodflow.ingest.load import LoadContext, read_cursor, record_failed_load
 from vodflow.ingest.validate import ValidatedBatch
 from vodflow.providers.base import Window
@@ -116,20 +117,26 @@ def run_ingestion(provider: str, start: datetime | None, end: datetime | None, t
     if counts.inserted or counts.updated:
         result["eidr"] = match_eidr(provider, ctx.started_at)
     if transform:
-        result["dbt"] = transform_provider(provider)
+        result["dbt"] = transform_provider(provider, quarantined=counts.quarantined)
     return result
 
 
-def transform_provider(provider: str) -> dict[str, Any]:
-    """Build what depends on this provider's source, unless the marts provably hold every raw row already."""
+def transform_provider(provider: str, *, quarantined: int = 0) -> dict[str, Any]:
+    """Build what depends on this provider's source and the load audit, unless nothing needs it.
+
+    dbt is skipped when the marts provably hold every raw row of the provider and the run quarantined nothing:
+    a run that changed nothing then costs no build. Its audit row reaches fct_ingest_runs with the next build
+    (any provider's, or the scheduled ``transform``). A run that quarantined rows always builds, so the
+    quarantine metrics are current.
+    """
     engine = get_engine()
-    if marts_are_current(engine, provider):
+    if not quarantined and marts_are_current(engine, provider):
         get_run_logger().info("%s: no raw row newer than the last successful dbt build; dbt skipped", provider)
         return {"skipped": "marts already hold every raw row"}
     from flows.transform import transform as dbt_transform
 
     loaded_through = raw_loaded_through(engine, provider)
-    summary = dbt_transform(select=[f"source:{provider}+"])
+    summary = dbt_transform(select=selection_for(provider))
     record_build(engine, provider, loaded_through)
     return {"counts": summary.counts, "selected": summary.selected, "seconds": summary.elapsed_seconds}
 

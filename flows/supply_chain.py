@@ -12,7 +12,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.ingest import ingest_run_name, resolve_window
+from flows.ingest import ingest_run_name, resolve_window, transform_provider
 from tasks.events import emit_ingest_events
 from vodflow.db.engine import get_engine
 from vodflow.ingest.load import LoadContext, LoadCounts, record_failed_load
@@ -51,8 +51,12 @@ def load_events_task(batch: ValidatedBatch, ctx: LoadContext) -> LoadCounts:
 
 
 @flow(name="ingest-events", flow_run_name=ingest_run_name, timeout_seconds=3600, retries=0)
-def ingest_events(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
-    """Ingest supply-chain events (delivered, QC passed/failed, published): from the cursor, or a window."""
+def ingest_events(start: datetime | None = None, end: datetime | None = None, transform: bool = True) -> dict[str, Any]:
+    """Ingest supply-chain events (delivered, QC passed/failed, published): from the cursor, or a window.
+
+    Then, with ``transform``, the dbt sub-flow builds what depends on the events (fct_supply_chain,
+    fct_deliveries, metrics_daily) and the load audit.
+    """
     lookback = timedelta(hours=float(os.environ.get("VODFLOW_EVENTS_LOOKBACK_HOURS", "48")))
     window = resolve_window(feed.FEED, start, end, lookback)
     now = datetime.now(UTC)
@@ -76,4 +80,7 @@ def ingest_events(start: datetime | None = None, end: datetime | None = None) ->
         table=[{"feed": feed.FEED, "load_id": str(ctx.load_id), **counts.as_dict()}],
         description="supply-chain events received, stored and quarantined by this run",
     )
-    return {"feed": feed.FEED, "load_id": str(ctx.load_id), **counts.as_dict()}
+    result: dict[str, Any] = {"feed": feed.FEED, "load_id": str(ctx.load_id), **counts.as_dict()}
+    if transform:
+        result["dbt"] = transform_provider(feed.FEED, quarantined=counts.quarantined)
+    return result

@@ -9,6 +9,7 @@ A failed model or a failed test of severity error fails the run; a test of sever
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -17,6 +18,10 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from vodflow.dbt import DbtBuildError, DbtBuildSummary, build
+from vodflow.dbt.selection import FEED_SOURCES
+
+#: A selector's dbt source back to the provider (or feed) it belongs to: ``supply_chain`` → ``events``.
+PROVIDER_OF_SOURCE = {source: feed for feed, source in FEED_SOURCES.items()}
 
 TRANSFORM_TIMEOUT_SECONDS = 30 * 60
 ARTIFACT_KEY = "dbt-build"
@@ -43,6 +48,8 @@ def transform(
     select: list[str] | None = None,
     full_refresh: bool = False,
     vars: dict[str, str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> DbtBuildSummary:
     """Run ``dbt build`` and report what it did.
 
@@ -50,17 +57,22 @@ def transform(
         select: dbt selectors, e.g. ``["source:lumina+"]``; ``None`` builds the whole project.
         full_refresh: Rebuild incremental models from scratch (needed after a mart's contract changes).
         vars: dbt variables, e.g. ``{"lookback_minutes": "240"}`` to re-read late rows further back.
+        start: With ``end``, a backfill window: incremental marts also re-read the rows whose business time
+            (provider_updated_at, occurred_at, a run's start, a metric's day) falls in [start, end).
+        end: The window's end (exclusive).
 
     Returns:
         The build summary (plain data; ``.to_dict()`` for JSON).
 
     Raises:
+        ValueError: A window with only one bound, or whose start is not before its end; dbt does not run.
         DbtBuildError: A model or a test of severity error failed; the artifact and events are created first.
     """
+    vars = {**(vars or {}), **window_vars(start, end)}
     logger = get_run_logger()
     logger.info("dbt build: select=%s full_refresh=%s vars=%s", select or "everything", full_refresh, vars or {})
     try:
-        summary = build(select, full_refresh=full_refresh, vars=vars)
+        summary = build(select, full_refresh=full_refresh, vars=vars or None)
     except DbtBuildError as exc:
         _report(exc.summary, select)
         logger.error("%s", exc)
@@ -76,6 +88,23 @@ def transform(
     for node in summary.warnings:
         logger.warning("%s %s: %s", node.resource_type, node.name, node.message)
     return summary
+
+
+def window_vars(start: datetime | None, end: datetime | None) -> dict[str, str]:
+    """The dbt vars of a backfill window, refused before dbt runs when it makes no sense."""
+    if start is None and end is None:
+        return {}
+    if start is None or end is None:
+        raise ValueError("a backfill window needs both start and end")
+    start, end = _aware(start), _aware(end)
+    if start >= end:
+        raise ValueError(f"backfill window start {start.isoformat()} is not before its end {end.isoformat()}")
+    return {"window_start": start.isoformat(), "window_end": end.isoformat()}
+
+
+def _aware(moment: datetime) -> datetime:
+    """Naive datetimes are UTC, as everywhere in vodflow."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _report(summary: DbtBuildSummary, select: list[str] | None) -> None:
@@ -124,8 +153,8 @@ def _emit_test_events(summary: DbtBuildSummary, select: list[str] | None) -> Non
     related: list[dict[str, Any]] = []
     for selector in select or []:
         match = _SOURCE_SELECTOR.match(selector)
-        if match:
-            provider = match.group("provider")
+        if match and match.group("provider") != "ops":  # the load audit's source is no provider
+            provider = PROVIDER_OF_SOURCE.get(match.group("provider"), match.group("provider"))
             related.append(
                 {
                     "prefect.resource.id": f"vodflow.provider.{provider}",

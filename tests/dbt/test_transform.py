@@ -19,17 +19,25 @@ from vodflow.dbt import DbtBuildError, DbtBuildSummary
 
 LUMINA_BUILD = {
     "model.vodflow.stg_lumina__assets",
+    "model.vodflow.int_assets_unioned",
+    "model.vodflow.int_assets_resolved",
     "model.vodflow.dim_assets",
+    "model.vodflow.metrics_daily",
     "test.vodflow.unique_stg_lumina__assets_provider_asset_id",
     "test.vodflow.not_null_stg_lumina__assets_provider_asset_id",
     "test.vodflow.unique_dim_assets_asset_key",
     "test.vodflow.not_null_dim_assets_asset_key",
+    "test.vodflow.not_null_dim_assets_content_key",
     "test.vodflow.not_null_dim_assets_provider",
     "test.vodflow.not_null_dim_assets_title",
     "test.vodflow.accepted_values_dim_assets_asset_type__movie__series__season__episode",
     "test.vodflow.accepted_values_dim_assets_eidr_match_status__provided__duplicate__potential__none__unmatched",
     "test.vodflow.relationships_dim_assets_parent_asset_key__asset_key__ref_dim_assets_",
+    "test.vodflow.relationships_fct_supply_chain_asset_key__asset_key__ref_dim_assets_",
     "test.vodflow.assert_release_year_not_far_future",
+    "test.vodflow.not_null_metrics_daily_metric_date",
+    "test.vodflow.not_null_metrics_daily_provider",
+    "test.vodflow.unique_combination_metrics_daily_provider__metric_date",
 }
 DIM_ORDER = "select * from marts.dim_assets order by asset_key"
 
@@ -106,7 +114,7 @@ def test_late_row_inside_look_back_is_picked_up(warehouse: Engine, insert_assets
 
 
 def test_error_severity_test_fails_the_flow(warehouse: Engine, insert_assets: InsertAssets) -> None:
-    insert_assets(asset("L1"), asset("L2", release_year=3020))
+    insert_assets(asset("L1"), asset("L2", release_year=2090))
 
     state = transform(select=["source:lumina+"], return_state=True)
 

@@ -1,8 +1,8 @@
-"""What the marts were last built from: lets a no-op ingestion skip dbt, and a first build find missing views.
+"""What the marts were last built from: lets a no-op ingestion skip dbt, and a first build find missing relations.
 
-The watermark is the newest ``raw.assets.loaded_at`` of a provider read *before* a successful build started, so
-rows committed during a build are never counted as built. A failed build records nothing, so the next run
-builds again even if it loads nothing new.
+The watermark is the newest ``loaded_at`` of a provider's raw rows (or a feed's: the supply-chain events) read
+*before* a successful build started, so rows committed during a build are never counted as built. A failed build
+records nothing, so the next run builds again even if it loads nothing new.
 """
 
 from __future__ import annotations
@@ -11,11 +11,22 @@ from datetime import datetime
 
 from sqlalchemy import Engine, text
 
+#: Raw tables that are not per-provider slices of raw.assets: the feeds (vodflow.providers.FEEDS).
+_FEED_TABLES = {"events": "raw.supply_chain_events"}
+
+
+def _newest_raw_row(provider: str) -> str:
+    """SQL for the newest ``loaded_at`` of what ``provider`` (or feed) loaded, with ``:p`` bound to it."""
+    table = _FEED_TABLES.get(provider)
+    if table:
+        return f"select max(loaded_at) from {table}"
+    return "select max(loaded_at) from raw.assets where provider = :p"
+
 
 def raw_loaded_through(engine: Engine, provider: str) -> datetime | None:
-    """The newest ``loaded_at`` of the provider's raw rows (None if it has none)."""
+    """The newest ``loaded_at`` of the provider's (or feed's) raw rows (None if it has none)."""
     with engine.connect() as conn:
-        return conn.execute(text("select max(loaded_at) from raw.assets where provider = :p"), {"p": provider}).scalar()
+        return conn.execute(text(_newest_raw_row(provider)), {"p": provider}).scalar()
 
 
 def marts_are_current(engine: Engine, provider: str) -> bool:
@@ -24,8 +35,8 @@ def marts_are_current(engine: Engine, provider: str) -> bool:
         return bool(
             conn.execute(
                 text(
-                    """
-                    select coalesce((select max(loaded_at) from raw.assets where provider = :p), '-infinity')
+                    f"""
+                    select coalesce(({_newest_raw_row(provider)}), '-infinity')
                         <= coalesce((select loaded_through from ops.transform_watermarks where provider = :p),
                                     '-infinity')
                     """
@@ -52,16 +63,18 @@ def record_build(engine: Engine, provider: str, loaded_through: datetime | None)
         )
 
 
-def missing_staging_models(engine: Engine, models: list[str]) -> list[str]:
-    """Staging views the shared marts read that do not exist yet (a provider that never ran, a fresh database).
+def missing_relations(engine: Engine, models: list[str], schemas: tuple[str, ...]) -> list[str]:
+    """The dbt models among ``models`` that have no table or view in any of ``schemas`` yet.
 
-    A provider's build selects ``source:<provider>+``, which reaches the shared marts; those union every
-    provider's staging view, so any view still missing is added to the selection instead of failing the build.
+    A selected build (``source:atlas+``) reaches shared models that read models outside the selection (every
+    provider's staging view, the supply-chain marts): on a fresh database those do not exist yet, so the runner
+    adds them to the selection instead of failing the build.
     """
     with engine.connect() as conn:
         existing: set[str] = set(
             conn.execute(
-                text("select table_name from information_schema.views where table_schema = 'staging'")
+                text("select table_name from information_schema.tables where table_schema = any(:schemas)"),
+                {"schemas": list(schemas)},
             ).scalars()
         )
     return [name for name in models if name not in existing]

@@ -42,6 +42,9 @@ DBT_RUNTIME_ENV = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
 }
 
+#: The schemas the project builds into (dbt_models/macros/generate_schema_name.sql).
+DBT_SCHEMAS = ("staging", "intermediate", "marts")
+
 FAILURE_STATUSES = frozenset({"error", "fail", "runtime error"})
 WARNING_STATUSES = frozenset({"warn"})
 
@@ -204,7 +207,7 @@ def build(
     """
     settings = get_settings()
     if select:
-        select = [*select, *_missing_staging(select)]
+        select = [*select, *_missing_models(select, settings)]
     args = build_args(select, full_refresh=full_refresh, vars=vars)
     with exclusive_dbt(settings):
         return _invoke(args, settings)
@@ -227,23 +230,24 @@ def exclusive_dbt(settings: Settings | None = None) -> Iterator[None]:
         yield
 
 
-def _missing_staging(select: list[str]) -> list[str]:
-    """Staging views the shared marts read but that do not exist yet (a provider that never ran).
+def _missing_models(select: list[str], settings: Settings) -> list[str]:
+    """Models of the project that have no relation in the database yet (a fresh database, a new model).
 
-    A selection such as ``source:atlas+`` reaches the shared marts, which union every provider's staging view;
-    adding the missing ones (cheap views) lets the first build of any provider succeed on a fresh database.
+    A selection such as ``source:atlas+`` reaches shared marts that read models outside it (every provider's
+    staging view, the supply-chain marts); adding the missing ones lets any provider's first build succeed on a
+    fresh database, and a model added by an upgrade gets built by the next selected build.
     """
     from sqlalchemy.exc import OperationalError
 
-    from vodflow.db.build_state import missing_staging_models
+    from vodflow.db.build_state import missing_relations
     from vodflow.db.engine import get_engine
-    from vodflow.providers import PROVIDERS
 
+    models = sorted(path.stem for path in (settings.dbt_project_dir / "models").rglob("*.sql"))
     try:
-        missing = missing_staging_models(get_engine(), [f"stg_{p}__assets" for p in PROVIDERS] + ["stg_eidr__matches"])
+        missing = missing_relations(get_engine(), models, DBT_SCHEMAS)
     except OperationalError:  # the database is unreachable: let dbt report it, as for any build
         return []
-    return [m for m in missing if m not in select]
+    return [model for model in missing if model not in select]
 
 
 def _invoke(args: list[str], settings: Settings) -> DbtBuildSummary:

@@ -1,13 +1,9 @@
 {#-
     Every provider's staging assets in one relation, with the keys the marts use.
-    Adding a provider: write its staging model stg_<provider>__assets, then add its name here.
+    Adding a provider: write its staging model stg_<provider>__assets, then add its name to var providers
+    (dbt_project.yml).
 -#}
-{%- set providers = [
-    'lumina',
-    'atlas',
-    'harbor',
-    'meridian',
-] -%}
+{%- set providers = var('providers') -%}
 
 {#- Explicit columns, so the staging models' column order does not matter to the union. -#}
 {%- set columns = [

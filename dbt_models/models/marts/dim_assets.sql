@@ -1,28 +1,22 @@
 {#-
-    One row per asset from every provider, with its EIDR ID (provided, or matched by vodflow.eidr) and how it
-    was obtained. Incremental: each run merges the rows loaded, or re-matched, since the provider's newest row
-    already here, minus a look-back (var lookback_minutes) for rows committed late.
+    One row per asset from every provider, with its EIDR ID (provided, or matched by vodflow.eidr), how it was
+    obtained, and the work it is across providers (content_key). Incremental: each run merges the rows loaded,
+    or re-matched, since the provider's newest row already here, minus a look-back (var lookback_minutes) for
+    rows committed late, plus any row whose provider_updated_at falls in a backfill window.
     The watermark is per provider so that a provider added later is read in full, not from another
     provider's watermark. Raw rows are never deleted, so neither are these.
 -#}
-{%- set lookback_minutes = var('lookback_minutes') | string -%}
-{%- if not lookback_minutes.isdigit() -%}
-    {{ exceptions.raise_compiler_error(
-        "var lookback_minutes must be a whole number of minutes, got '" ~ lookback_minutes ~ "'"
-    ) }}
-{%- endif -%}
-
+{#- Read only by incremental runs, so dbt cannot see them at parse time: -#}
+{%- for provider in var('providers') %}
+-- depends_on: {{ ref('stg_' ~ provider ~ '__assets') }}
+{%- endfor %}
+-- depends_on: {{ ref('stg_eidr__matches') }}
+-- depends_on: {{ ref('int_assets_unioned') }}
 with
 
 assets as (
 
-    select * from {{ ref('int_assets_unioned') }}
-
-),
-
-matches as (
-
-    select * from {{ ref('stg_eidr__matches') }}
+    select * from {{ ref('int_assets_resolved') }}
 
 ),
 
@@ -31,10 +25,40 @@ watermarks as (
 
     select
         provider,
-        max(loaded_at) - make_interval(mins => {{ lookback_minutes }}) as reload_from,
-        max(eidr_matched_at) - make_interval(mins => {{ lookback_minutes }}) as rematch_from
+        max(loaded_at) - {{ lookback_interval() }} as reload_from,
+        max(eidr_matched_at) - {{ lookback_interval() }} as rematch_from
     from {{ this }}
     group by provider
+
+),
+
+{#- The assets to merge, found from cheap columns before any title is normalised: per provider, the raw rows
+    loaded since its watermark and the assets re-matched since its re-match watermark, plus a backfill window.
+    Each watermark is a scalar sub-select, so PostgreSQL reads raw.assets through its loaded_at index. -#}
+changed_keys as (
+
+    {% for provider in var('providers') %}
+    select provider, provider_asset_id
+    from {{ ref('stg_' ~ provider ~ '__assets') }}
+    where loaded_at >= coalesce(
+        (select reload_from from watermarks where provider = '{{ provider }}'), '-infinity'::timestamptz
+    )
+
+    union
+
+    select provider, provider_asset_id
+    from {{ ref('stg_eidr__matches') }}
+    where provider = '{{ provider }}'
+        and matched_at >= coalesce(
+            (select rematch_from from watermarks where provider = '{{ provider }}'), '-infinity'::timestamptz
+        )
+
+    union
+
+    {% endfor %}
+    select provider, provider_asset_id
+    from {{ ref('int_assets_unioned') }}
+    where {{ in_backfill_window('provider_updated_at') }}
 
 ),
 {% endif %}
@@ -48,7 +72,8 @@ final as (
         assets.provider,
         assets.provider_asset_id,
         assets.parent_asset_key,
-        coalesce(assets.eidr_id, matches.matched_eidr_id) as eidr_id,
+        assets.content_key,
+        assets.resolved_eidr_id as eidr_id,
         assets.imdb_id,
         assets.isan,
         assets.load_id,
@@ -56,41 +81,34 @@ final as (
         ---------- strings
         assets.asset_type,
         assets.title,
+        assets.title_normalized,
         assets.original_title,
         assets.language_code,
         assets.rating,
         assets.genres,
-        case
-            when assets.eidr_id is not null then 'provided'
-            else coalesce(matches.outcome, 'unmatched')
-        end as eidr_match_status,
-        case when assets.eidr_id is not null then 'provided' else matches.method end as eidr_match_method,
+        assets.eidr_match_status,
+        assets.eidr_match_method,
 
         ---------- numerics
         assets.season_number,
         assets.episode_number,
         assets.release_year,
         assets.runtime_minutes,
-        case when assets.eidr_id is not null then 1.0::double precision else matches.score end as eidr_match_score,
+        assets.eidr_match_score,
 
         ---------- booleans
-        coalesce(assets.eidr_id, matches.matched_eidr_id) is not null as has_eidr_id,
+        assets.resolved_eidr_id is not null as has_eidr_id,
 
         ---------- timestamps
         assets.provider_updated_at,
         assets.first_loaded_at,
         assets.loaded_at,
-        matches.matched_at as eidr_matched_at
+        assets.eidr_matched_at
 
     from assets
-    left join matches
-        on assets.provider = matches.provider
-        and assets.provider_asset_id = matches.provider_asset_id
     {% if is_incremental() %}
-    left join watermarks
-        on assets.provider = watermarks.provider
-    where assets.loaded_at >= coalesce(watermarks.reload_from, '-infinity'::timestamptz)
-        or matches.matched_at >= coalesce(watermarks.rematch_from, '-infinity'::timestamptz)
+    where assets.provider_asset_id = any(array(select provider_asset_id from changed_keys))
+        and (assets.provider, assets.provider_asset_id) in (select provider, provider_asset_id from changed_keys)
     {% endif %}
 
 )
