@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from flows.ingest import ingest_atlas, ingest_lumina
+from flows.ingest import PIPELINE_DBT_VARS, ingest_atlas, ingest_lumina
 from flows.supply_chain import ingest_events
 from flows.transform import transform
 from tests.conftest import _truncate
@@ -289,3 +289,26 @@ def test_dbt_itself_refuses_a_bad_window(pipeline: tuple[Engine, dict[str, Any],
         build(["dim_assets"], vars={"window_start": "2026-03-02", "window_end": "2026-03-01"})
     with pytest.raises(DbtBuildError, match="not an ISO date"):
         build(["dim_assets"], vars={"window_start": "yesterday", "window_end": "2026-03-01"})
+
+
+def test_pipeline_builds_test_recent_mart_rows_and_full_builds_every_row(
+    pipeline: tuple[Engine, dict[str, Any], SandboxAdmin],
+) -> None:
+    engine, _, _ = pipeline
+    with engine.begin() as conn:  # a bad row merged two days ago: a pipeline build does not re-test it
+        conn.execute(
+            text(
+                "insert into marts.dim_assets (asset_key, provider, provider_asset_id, content_key, asset_type, "
+                "title, title_normalized, eidr_match_status, has_eidr_id, loaded_at) values ('lumina:OLD', "
+                "'lumina', 'OLD', 'asset:lumina:OLD', 'film', 'Old', 'old', 'unmatched', false, "
+                "now() - interval '2 days')"
+            )
+        )
+    try:
+        summary = build(["dim_assets"], vars=PIPELINE_DBT_VARS)
+        assert summary.success
+        with pytest.raises(DbtBuildError, match="accepted_values_dim_assets_asset_type"):
+            build(["dim_assets"])
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("delete from marts.dim_assets where asset_key = 'lumina:OLD'"))

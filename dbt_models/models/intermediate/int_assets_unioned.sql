@@ -30,10 +30,10 @@ keyed as (
     select
 
         ----------  ids
-        provider || ':' || provider_asset_id as asset_key,
+        unioned.provider || ':' || unioned.provider_asset_id as asset_key,
         case
-            when parent_provider_asset_id is not null
-                then provider || ':' || parent_provider_asset_id
+            when unioned.parent_provider_asset_id is not null
+                then unioned.provider || ':' || unioned.parent_provider_asset_id
         end as parent_asset_key,
         unioned.*
 

@@ -20,8 +20,8 @@ sequenced as (
 
         events.*,
         row_number() over asset_events as event_sequence,
-        count(*) filter (where event_type = 'delivered') over asset_events as delivery_number,
-        lag(occurred_at) over asset_events as previous_occurred_at
+        count(*) filter (where events.event_type = 'delivered') over asset_events as delivery_number,
+        lag(events.occurred_at) over asset_events as previous_occurred_at
 
     from events
     window asset_events as (

@@ -28,35 +28,47 @@ watermarks as (
         max(loaded_at) - {{ lookback_interval() }} as reload_from,
         max(eidr_matched_at) - {{ lookback_interval() }} as rematch_from
     from {{ this }}
-    group by provider
+    group by 1
 
 ),
 
-{#- The assets to merge, found from cheap columns before any title is normalised: per provider, the raw rows
+{# The assets to merge, found from cheap columns before any title is normalised: per provider, the raw rows
     loaded since its watermark and the assets re-matched since its re-match watermark, plus a backfill window.
-    Each watermark is a scalar sub-select, so PostgreSQL reads raw.assets through its loaded_at index. -#}
+    Each watermark is a scalar sub-select, so PostgreSQL reads raw.assets through its loaded_at index. #}
 changed_keys as (
 
     {% for provider in var('providers') %}
-    select provider, provider_asset_id
+    select
+        provider,
+        provider_asset_id
     from {{ ref('stg_' ~ provider ~ '__assets') }}
     where loaded_at >= coalesce(
-        (select reload_from from watermarks where provider = '{{ provider }}'), '-infinity'::timestamptz
-    )
+            (
+                select watermarks.reload_from from watermarks
+                where watermarks.provider = '{{ provider }}'
+            ), '-infinity'::timestamptz
+        )
 
     union
 
-    select provider, provider_asset_id
+    select
+        provider,
+        provider_asset_id
     from {{ ref('stg_eidr__matches') }}
     where provider = '{{ provider }}'
         and matched_at >= coalesce(
-            (select rematch_from from watermarks where provider = '{{ provider }}'), '-infinity'::timestamptz
+            (
+                select watermarks.rematch_from from watermarks
+                where watermarks.provider = '{{ provider }}'
+            ), '-infinity'::timestamptz
         )
 
     union
 
     {% endfor %}
-    select provider, provider_asset_id
+    select
+        provider,
+        provider_asset_id
     from {{ ref('int_assets_unioned') }}
     where {{ in_backfill_window('provider_updated_at') }}
 
@@ -107,8 +119,13 @@ final as (
 
     from assets
     {% if is_incremental() %}
-    where assets.provider_asset_id = any(array(select provider_asset_id from changed_keys))
-        and (assets.provider, assets.provider_asset_id) in (select provider, provider_asset_id from changed_keys)
+    where assets.provider_asset_id = any(array(select changed_keys.provider_asset_id from changed_keys))
+        and (assets.provider, assets.provider_asset_id) in (
+            select
+                changed_keys.provider,
+                changed_keys.provider_asset_id
+            from changed_keys
+        )
     {% endif %}
 
 )

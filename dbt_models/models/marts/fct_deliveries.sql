@@ -17,10 +17,13 @@ with
 {% if is_incremental() %}
 changed_assets as (
 
-    select distinct provider, provider_asset_id
+    select distinct
+        provider,
+        provider_asset_id
     from {{ ref('stg_supply_chain__events') }}
     where loaded_at >= (
-            select coalesce(max(events_loaded_at), '-infinity'::timestamptz) from {{ this }}
+            select coalesce(max(this_mart.events_loaded_at), '-infinity'::timestamptz) as newest_events_loaded_at
+            from {{ this }} as this_mart
         ) - {{ lookback_interval() }}
         or {{ in_backfill_window('occurred_at') }}
 
@@ -31,10 +34,10 @@ events as (
 
     select * from {{ ref('int_supply_chain__sequenced') }}
     where delivery_number > 0
-    {% if is_incremental() %}
+        {% if is_incremental() %}
         -- pushed below the window functions: only the changed assets' events are sequenced
-        and provider_asset_id = any(array(select provider_asset_id from changed_assets))
-    {% endif %}
+        and provider_asset_id = any(array(select changed_assets.provider_asset_id from changed_assets))
+        {%- endif %}
 
 ),
 
@@ -46,15 +49,19 @@ deliveries as (
         events.provider_asset_id,
         events.delivery_number,
         min(events.occurred_at) filter (where events.event_type = 'delivered') as delivered_at,
-        (array_agg(events.event_type order by events.occurred_at, events.event_id)
-            filter (where events.event_type in ('qc_passed', 'qc_failed')))[1] as first_verdict,
+        (
+            array_agg(events.event_type order by events.occurred_at, events.event_id)
+            filter (where events.event_type in ('qc_passed', 'qc_failed'))
+        )[1] as first_verdict,
         min(events.occurred_at) filter (where events.event_type in ('qc_passed', 'qc_failed')) as qc_at,
-        (array_agg(events.qc_failure_reason order by events.occurred_at, events.event_id)
-            filter (where events.event_type = 'qc_failed'))[1] as qc_failure_reason,
+        (
+            array_agg(events.qc_failure_reason order by events.occurred_at, events.event_id)
+            filter (where events.event_type = 'qc_failed')
+        )[1] as qc_failure_reason,
         min(events.occurred_at) filter (where events.event_type = 'qc_passed') as qc_passed_at,
         min(events.occurred_at) filter (where events.event_type = 'published') as published_at,
         array_agg(distinct events.platform order by events.platform)
-            filter (where events.event_type = 'published') as platforms,
+        filter (where events.event_type = 'published') as platforms,
         count(*) as event_count,
         max(events.loaded_at) as events_loaded_at
 
@@ -64,7 +71,7 @@ deliveries as (
         on events.provider = changed_assets.provider
         and events.provider_asset_id = changed_assets.provider_asset_id
     {% endif %}
-    group by events.provider, events.provider_asset_id, events.delivery_number
+    group by 1, 2, 3
 
 ),
 
@@ -96,7 +103,7 @@ final as (
         ---------- booleans
         published_at is not null as is_published,
         published_at is not null
-            and (first_verdict is distinct from 'qc_passed' or published_at < qc_passed_at)
+        and (first_verdict is distinct from 'qc_passed' or published_at < qc_passed_at)
             as published_without_qc_pass,
 
         ---------- timestamps

@@ -59,7 +59,8 @@ final as (
     from loads
     {% if is_incremental() %}
     where finished_at >= (
-            select coalesce(max(finished_at), '-infinity'::timestamptz) from {{ this }}
+            select coalesce(max(this_mart.finished_at), '-infinity'::timestamptz) as newest_finished_at
+            from {{ this }} as this_mart
         ) - {{ lookback_interval() }}
         or {{ in_backfill_window('started_at') }}
     {% endif %}

@@ -10,9 +10,14 @@ with
 {% if is_incremental() %}
 changed_assets as (
 
-    select distinct provider, provider_asset_id
+    select distinct
+        provider,
+        provider_asset_id
     from {{ ref('stg_supply_chain__events') }}
-    where loaded_at >= (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }}) - {{ lookback_interval() }}
+    where loaded_at >= (
+            select coalesce(max(this_mart.loaded_at), '-infinity'::timestamptz) as newest_loaded_at
+            from {{ this }} as this_mart
+        ) - {{ lookback_interval() }}
         or {{ in_backfill_window('occurred_at') }}
 
 ),
@@ -24,7 +29,7 @@ events as (
     {% if is_incremental() %}
     -- A plain condition on the window's partition column, which PostgreSQL pushes below the window functions:
     -- only the changed assets' events are sequenced, through the (provider, provider_asset_id) index.
-    where provider_asset_id = any(array(select provider_asset_id from changed_assets))
+    where provider_asset_id = any(array(select changed_assets.provider_asset_id from changed_assets))
     {% endif %}
 
 ),

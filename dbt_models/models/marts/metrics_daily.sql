@@ -54,40 +54,55 @@ watermark as (
 ),
 {% endif %}
 
-{#- Every (provider, day) an input row belongs to, and when that input row last changed. -#}
+{# Every (provider, day) an input row belongs to, and when that input row last changed. #}
 activity as (
 
-    select provider, {{ utc_date('delivered_at') }} as metric_date, events_loaded_at as changed_at
+    select
+        provider,
+        {{ utc_date('delivered_at') }} as metric_date,
+        events_loaded_at as changed_at
     from deliveries
-    {% if is_incremental() %}where events_loaded_at >= (select changed_from from watermark){% endif %}
+    {% if is_incremental() %}where events_loaded_at >= (select watermark.changed_from from watermark){% endif %}
 
     union all
 
-    select provider, {{ utc_date('qc_at') }}, events_loaded_at
+    select
+        provider,
+        {{ utc_date('qc_at') }} as metric_date,
+        events_loaded_at as changed_at
     from deliveries
     where qc_at is not null
-    {% if is_incremental() %}and events_loaded_at >= (select changed_from from watermark){% endif %}
+        {% if is_incremental() %}and events_loaded_at >= (select watermark.changed_from from watermark){% endif %}
 
     union all
 
-    select provider, {{ utc_date('published_at') }}, events_loaded_at
+    select
+        provider,
+        {{ utc_date('published_at') }} as metric_date,
+        events_loaded_at as changed_at
     from deliveries
     where published_at is not null
-    {% if is_incremental() %}and events_loaded_at >= (select changed_from from watermark){% endif %}
+        {% if is_incremental() %}and events_loaded_at >= (select watermark.changed_from from watermark){% endif %}
 
     union all
 
-    select provider, {{ utc_date('finished_at') }}, finished_at
+    select
+        provider,
+        {{ utc_date('finished_at') }} as metric_date,
+        finished_at as changed_at
     from runs
-    {% if is_incremental() %}where finished_at >= (select changed_from from watermark){% endif %}
+    {% if is_incremental() %}where finished_at >= (select watermark.changed_from from watermark){% endif %}
 
     union all
 
-    select provider, {{ utc_date('first_loaded_at') }}, greatest(loaded_at, eidr_matched_at)
+    select
+        provider,
+        {{ utc_date('first_loaded_at') }} as metric_date,
+        greatest(loaded_at, eidr_matched_at) as changed_at
     from assets
     {% if is_incremental() %}
-    where loaded_at >= (select changed_from from watermark)
-        or eidr_matched_at >= (select changed_from from watermark)
+    where loaded_at >= (select watermark.changed_from from watermark)
+        or eidr_matched_at >= (select watermark.changed_from from watermark)
     {% endif %}
 
 ),
@@ -95,76 +110,98 @@ activity as (
 {% if is_incremental() %}
 existing as (
 
-    select provider, min(metric_date) as first_day, max(metric_date) as last_day
+    select
+        provider,
+        min(metric_date) as first_day,
+        max(metric_date) as last_day
     from {{ this }}
-    group by provider
+    group by 1
 
 ),
 
 changed_first as (
 
-    select provider, min(metric_date) as first_day
+    select
+        provider,
+        min(metric_date) as first_day
     from activity
-    group by provider
+    group by 1
 
 ),
 
 days as (
 
     -- days whose inputs changed
-    select distinct provider, metric_date from activity
+    select distinct
+        provider,
+        metric_date
+    from activity
 
     union
 
     -- days after the provider's last row here (or from its first activity, for a provider new here)
-    select changed_first.provider, day::date
+    select
+        changed_first.provider,
+        calendar_day::date
     from changed_first
     left join existing on changed_first.provider = existing.provider
-    cross join lateral generate_series(
-        coalesce(existing.last_day + 1, changed_first.first_day), {{ through_sql }}, interval '1 day'
-    ) as day
+    cross join
+        lateral generate_series(
+            coalesce(existing.last_day + 1, changed_first.first_day), {{ through_sql }}, interval '1 day'
+        ) as calendar_day
 
     union
 
-    select existing.provider, day::date
+    select
+        existing.provider,
+        calendar_day::date
     from existing
-    cross join lateral generate_series(existing.last_day + 1, {{ through_sql }}, interval '1 day') as day
+    cross join lateral generate_series(existing.last_day + 1, {{ through_sql }}, interval '1 day') as calendar_day
 
     union
 
     -- days before the provider's first row here, when a backfill brought older activity
-    select changed_first.provider, day::date
+    select
+        changed_first.provider,
+        calendar_day::date
     from changed_first
     inner join existing on changed_first.provider = existing.provider
-    cross join lateral generate_series(changed_first.first_day, existing.first_day - 1, interval '1 day') as day
+    cross join
+        lateral generate_series(
+            changed_first.first_day, existing.first_day - 1, interval '1 day'
+        ) as calendar_day
 
     {% set window = backfill_window() %}
     {% if window is not none %}
     union
 
-    select existing.provider, day::date
+    select existing.provider, calendar_day::date
     from existing
     cross join lateral generate_series(
         greatest(existing.first_day, '{{ window[0] }}'::timestamptz at time zone 'UTC'),
         least({{ through_sql }}, '{{ window[1] }}'::timestamptz at time zone 'UTC'),
         interval '1 day'
-    ) as day
+    ) as calendar_day
     {% endif %}
 
 ),
 {% else %}
 days as (
 
-    select bounds.provider, day::date as metric_date
-    from (select provider, min(metric_date) as first_day from activity group by provider) as bounds
-    cross join lateral generate_series(bounds.first_day, {{ through_sql }}, interval '1 day') as day
+    select bounds.provider, calendar_day::date as metric_date
+    from (select provider, min(metric_date) as first_day from activity group by 1) as bounds
+    cross join lateral generate_series(bounds.first_day, {{ through_sql }}, interval '1 day') as calendar_day
 
 ),
 {% endif %}
 
 selected_days as (
 
-    select distinct provider, metric_date from days where metric_date <= {{ through_sql }}
+    select distinct
+        provider,
+        metric_date
+    from days
+    where metric_date <= {{ through_sql }}
 
 ),
 
@@ -176,7 +213,12 @@ delivered as (
         count(*) as deliveries,
         count(*) filter (where delivery_number > 1) as redeliveries
     from deliveries
-    where (provider, {{ utc_date('delivered_at') }}) in (select provider, metric_date from selected_days)
+    where (provider, {{ utc_date('delivered_at') }}) in (
+            select
+                selected_days.provider,
+                selected_days.metric_date
+            from selected_days
+        )
     group by 1, 2
 
 ),
@@ -190,7 +232,12 @@ checked as (
         count(*) filter (where qc_outcome = 'failed') as qc_failures
     from deliveries
     where qc_at is not null
-        and (provider, {{ utc_date('qc_at') }}) in (select provider, metric_date from selected_days)
+        and (provider, {{ utc_date('qc_at') }}) in (
+            select
+                selected_days.provider,
+                selected_days.metric_date
+            from selected_days
+        )
     group by 1, 2
 
 ),
@@ -204,7 +251,12 @@ published as (
         percentile_cont(0.5) within group (order by lead_time_hours) as median_lead_time_hours
     from deliveries
     where published_at is not null
-        and (provider, {{ utc_date('published_at') }}) in (select provider, metric_date from selected_days)
+        and (provider, {{ utc_date('published_at') }}) in (
+            select
+                selected_days.provider,
+                selected_days.metric_date
+            from selected_days
+        )
     group by 1, 2
 
 ),
@@ -224,7 +276,12 @@ ran as (
         max(ingest_lag_seconds) as ingest_lag_seconds,
         max(finished_at) as changed_at
     from runs
-    where (provider, {{ utc_date('finished_at') }}) in (select provider, metric_date from selected_days)
+    where (provider, {{ utc_date('finished_at') }}) in (
+            select
+                selected_days.provider,
+                selected_days.metric_date
+            from selected_days
+        )
     group by 1, 2
 
 ),
@@ -240,23 +297,49 @@ matched as (
         count(*) filter (where eidr_match_status = 'duplicate') as assets_matched,
         max(greatest(loaded_at, eidr_matched_at)) as changed_at
     from assets
-    where (provider, {{ utc_date('first_loaded_at') }}) in (select provider, metric_date from selected_days)
+    where (provider, {{ utc_date('first_loaded_at') }}) in (
+            select
+                selected_days.provider,
+                selected_days.metric_date
+            from selected_days
+        )
     group by 1, 2
 
 ),
 
 events_changed as (
 
-    select provider, metric_date, max(changed_at) as changed_at
+    select
+        provider,
+        metric_date,
+        max(changed_at) as changed_at
     from (
-        select provider, {{ utc_date('delivered_at') }} as metric_date, events_loaded_at as changed_at
+        select
+            provider,
+            {{ utc_date('delivered_at') }} as metric_date,
+            events_loaded_at as changed_at
         from deliveries
         union all
-        select provider, {{ utc_date('qc_at') }}, events_loaded_at from deliveries where qc_at is not null
+        select
+            provider,
+            {{ utc_date('qc_at') }} as metric_date,
+            events_loaded_at as changed_at
+        from deliveries
+        where qc_at is not null
         union all
-        select provider, {{ utc_date('published_at') }}, events_loaded_at from deliveries where published_at is not null
+        select
+            provider,
+            {{ utc_date('published_at') }} as metric_date,
+            events_loaded_at as changed_at
+        from deliveries
+        where published_at is not null
     ) as dated
-    where (provider, metric_date) in (select provider, metric_date from selected_days)
+    where (provider, metric_date) in (
+            select
+                selected_days.provider,
+                selected_days.metric_date
+            from selected_days
+        )
     group by 1, 2
 
 ),
