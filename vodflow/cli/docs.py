@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -89,12 +91,21 @@ def _serve(settings: Settings, port: int) -> None:
     except OSError as exc:  # taken in the seconds since the check
         fail(f"cannot serve the docs on {settings.host}:{port} ({exc.strerror or exc}): pass --port")
     console.print(f"dbt docs   {server.url}   (Ctrl-C to stop)")
+    # Both signals explicitly: a process started with SIGINT ignored (a background job, some CI runners)
+    # inherits that, and Ctrl-C would then never reach Python.
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         console.print("docs server stopped")
     finally:
         server.server_close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def register(app: typer.Typer) -> None:
