@@ -1,4 +1,7 @@
-"""Deploy ``prefect.yaml`` to a Prefect server: the same file for the local process pool and Kubernetes."""
+"""Deploy ``prefect.yaml`` to a Prefect server: the same file for the local process pool and Kubernetes.
+
+``vodflow.deploy.kubernetes`` renders and checks the Kubernetes Jobs that file produces, offline.
+"""
 
 from __future__ import annotations
 
