@@ -1,6 +1,6 @@
-# vodflow runtime image: the flows, tasks and the dbt project, run by a Prefect worker (one Job per flow run).
-# Build: docker build -t vodflow:$(git rev-parse --short HEAD) .
 # syntax=docker/dockerfile:1
+# vodflow runtime image: the flows, tasks and the dbt project, run by a Prefect worker (one Job per flow run).
+# Build: docker build -t <registry>/vodflow:$(git rev-parse --short HEAD) .  (deploy/README.md: the whole path)
 
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -12,10 +12,14 @@ COPY tasks ./tasks
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime
+# A fixed numeric uid/gid: the pool's template runs pods as 10001 (runAsNonRoot can only be verified for a number).
 ARG UID=10001
-RUN useradd --create-home --uid "${UID}" --shell /usr/sbin/nologin vodflow \
-    && mkdir -p /var/lib/vodflow && chown vodflow /var/lib/vodflow
+RUN groupadd --gid "${UID}" vodflow \
+    && useradd --create-home --uid "${UID}" --gid "${UID}" --shell /usr/sbin/nologin vodflow \
+    && mkdir -p /var/lib/vodflow && chown "${UID}:${UID}" /var/lib/vodflow
 COPY --from=build /wheels /wheels
+# Versions are pinned by the wheels built above from pyproject.toml; --no-index installs nothing else.
+# hadolint ignore=DL3013
 RUN pip install --no-cache-dir --no-index --find-links /wheels vodflow && rm -rf /wheels
 WORKDIR /app
 COPY flows ./flows
@@ -30,6 +34,9 @@ ENV VODFLOW_PROJECT_DIR=/app \
     PREFECT_SERVER_ANALYTICS_ENABLED=false \
     DBT_USE_COLORS=false \
     PYTHONUNBUFFERED=1
-USER vodflow
+USER 10001:10001
+# No HEALTHCHECK: the container runs one flow run and exits (a Kubernetes Job, or a process on a worker). Kubernetes
+# ignores Docker health checks, and a run's health is its Prefect state, which the worker watches; a probe here
+# could only restart a run half-way, which Prefect already handles (backoffLimit 0, retries in the flow).
 HEALTHCHECK NONE
 CMD ["vodflow", "--help"]
