@@ -37,6 +37,6 @@ ENV VODFLOW_PROJECT_DIR=/app \
 USER 10001:10001
 # No HEALTHCHECK: the container runs one flow run and exits (a Kubernetes Job, or a process on a worker). Kubernetes
 # ignores Docker health checks, and a run's health is its Prefect state, which the worker watches; a probe here
-# could only restart a run half-way, which Prefect already handles (backoffLimit 0, retries in the flow).
+# could only kill a run half-way; an evicted run is rescheduled by Prefect (the pool sets backoffLimit 0).
 HEALTHCHECK NONE
 CMD ["vodflow", "--help"]
