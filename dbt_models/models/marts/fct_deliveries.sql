@@ -33,11 +33,10 @@ changed_assets as (
 events as (
 
     select * from {{ ref('int_supply_chain__sequenced') }}
-    where delivery_number > 0
-        {% if is_incremental() %}
+    where delivery_number > 0 {% if is_incremental() %}
         -- pushed below the window functions: only the changed assets' events are sequenced
         and provider_asset_id = any(array(select changed_assets.provider_asset_id from changed_assets))
-        {%- endif %}
+    {% endif %}
 
 ),
 
@@ -102,9 +101,10 @@ final as (
 
         ---------- booleans
         published_at is not null as is_published,
-        published_at is not null
-        and (first_verdict is distinct from 'qc_passed' or published_at < qc_passed_at)
-            as published_without_qc_pass,
+        (
+            published_at is not null
+            and (first_verdict is distinct from 'qc_passed' or published_at < qc_passed_at)
+        ) as published_without_qc_pass,
 
         ---------- timestamps
         delivered_at,

@@ -71,8 +71,9 @@ activity as (
         {{ utc_date('qc_at') }} as metric_date,
         events_loaded_at as changed_at
     from deliveries
-    where qc_at is not null
-        {% if is_incremental() %}and events_loaded_at >= (select watermark.changed_from from watermark){% endif %}
+    where qc_at is not null {% if is_incremental() %}
+        and events_loaded_at >= (select watermark.changed_from from watermark)
+    {% endif %}
 
     union all
 
@@ -81,8 +82,9 @@ activity as (
         {{ utc_date('published_at') }} as metric_date,
         events_loaded_at as changed_at
     from deliveries
-    where published_at is not null
-        {% if is_incremental() %}and events_loaded_at >= (select watermark.changed_from from watermark){% endif %}
+    where published_at is not null {% if is_incremental() %}
+        and events_loaded_at >= (select watermark.changed_from from watermark)
+    {% endif %}
 
     union all
 
@@ -175,21 +177,32 @@ days as (
     {% if window is not none %}
     union
 
-    select existing.provider, calendar_day::date
+    select
+        existing.provider,
+        calendar_day::date
     from existing
-    cross join lateral generate_series(
-        greatest(existing.first_day, '{{ window[0] }}'::timestamptz at time zone 'UTC'),
-        least({{ through_sql }}, '{{ window[1] }}'::timestamptz at time zone 'UTC'),
-        interval '1 day'
-    ) as calendar_day
+    cross join
+        lateral generate_series(
+            greatest(existing.first_day, '{{ window[0] }}'::timestamptz at time zone 'UTC'),
+            least({{ through_sql }}, '{{ window[1] }}'::timestamptz at time zone 'UTC'),
+            interval '1 day'
+        ) as calendar_day
     {% endif %}
 
 ),
 {% else %}
 days as (
 
-    select bounds.provider, calendar_day::date as metric_date
-    from (select provider, min(metric_date) as first_day from activity group by 1) as bounds
+    select
+        bounds.provider,
+        calendar_day::date as metric_date
+    from (
+        select
+            provider,
+            min(metric_date) as first_day
+        from activity
+        group by 1
+    ) as bounds
     cross join lateral generate_series(bounds.first_day, {{ through_sql }}, interval '1 day') as calendar_day
 
 ),
