@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint format bench down clean
+.PHONY: install demo test test-fast lint lint-sql format bench down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vodflow needs Python 3.11 or newer")'
@@ -31,6 +31,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## sqlfluff on the dbt models (dbt templater, rules in .sqlfluff), against the database vodflow is configured
+## for (the local stack's: `vodflow up` first). `make test` runs the same lint in pytest, on its own database.
+lint-sql: install
+	@exports="$$($(BIN)/python -c 'import shlex; from vodflow.db.urls import database_url; from vodflow.dbt import dbt_env; print("".join(f"export {k}={shlex.quote(v)}; " for k, v in dbt_env(database_url()).items()))')" \
+		&& eval "$$exports" && $(BIN)/sqlfluff lint dbt_models/models dbt_models/tests
 
 format: install
 	$(BIN)/ruff format .
