@@ -7,6 +7,7 @@ sub-flows) feeds every test here; tests that change data put it back.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -312,3 +313,48 @@ def test_pipeline_builds_test_recent_mart_rows_and_full_builds_every_row(
     finally:
         with engine.begin() as conn:
             conn.execute(text("delete from marts.dim_assets where asset_key = 'lumina:OLD'"))
+
+
+def _freshness(tmp_path: Path) -> dict[str, str]:
+    project = get_settings().dbt_project_dir
+    subprocess.run(
+        [
+            DBT,
+            "source",
+            "freshness",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        env={**os.environ, **DBT_RUNTIME_ENV, **dbt_env(database_url())},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    results = json.loads((tmp_path / "target" / "sources.json").read_text())["results"]
+    return {result["unique_id"].removeprefix("source.vodflow."): result["status"] for result in results}
+
+
+def test_source_freshness_follows_each_providers_thresholds(
+    pipeline: tuple[Engine, dict[str, Any], SandboxAdmin], tmp_path: Path
+) -> None:
+    engine, _, _ = pipeline
+    fresh = _freshness(tmp_path / "fresh")
+    assert fresh["lumina.assets"] == fresh["atlas.assets"] == fresh["supply_chain.events"] == "pass", fresh
+    assert fresh["ops.loads"] == "pass", fresh
+    aged = "loaded_at = loaded_at - interval '4 days'"
+    with engine.begin() as conn:  # lumina silent for four days: past its 72-hour error threshold
+        conn.execute(text(f"update raw.assets set {aged} where provider = 'lumina'"))
+    try:
+        stale = _freshness(tmp_path / "stale")
+        assert stale["lumina.assets"] == "error" and stale["atlas.assets"] == "pass", stale
+    finally:
+        with engine.begin() as conn:
+            restored = "loaded_at = loaded_at + interval '4 days'"
+            conn.execute(text(f"update raw.assets set {restored} where provider = 'lumina'"))

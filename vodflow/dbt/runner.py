@@ -79,8 +79,11 @@ class DbtBuildSummary:
 
     @property
     def selected(self) -> list[str]:
-        """Unique IDs of the nodes the build ran, in the order dbt finished them (ephemeral models excluded)."""
-        return [node.unique_id for node in self.nodes]
+        """Unique IDs of the nodes the build ran, in the order dbt finished them.
+
+        Ephemeral models and exposures (no-ops: they only name who reads the marts) are left out.
+        """
+        return [node.unique_id for node in self.nodes if node.resource_type != "exposure"]
 
     def of_type(self, resource_type: str) -> list[DbtNodeResult]:
         """The nodes of one resource type (``model``, ``test``, ``unit_test``…)."""

@@ -21,46 +21,56 @@ assets as (
 ),
 
 {% if is_incremental() %}
-watermarks as (
-
-    select
-        provider,
-        max(loaded_at) - {{ lookback_interval() }} as reload_from,
-        max(eidr_matched_at) - {{ lookback_interval() }} as rematch_from
-    from {{ this }}
-    group by 1
-
-),
-
 {# The assets to merge, found from cheap columns before any title is normalised: per provider, the raw rows
-    loaded since its watermark and the assets re-matched since its re-match watermark, plus a backfill window.
-    Each watermark is a scalar sub-select, so PostgreSQL reads raw.assets through its loaded_at index. #}
+    loaded since its watermark (its newest row here minus the look-back) and the assets re-matched since its
+    re-match watermark, plus a backfill window. Each watermark is a scalar sub-select on an index, so
+    PostgreSQL reads raw.assets through its loaded_at index; each candidate is then checked against its own
+    row here (one index lookup) so that the look-back, which re-reads the provider's last load, does not merge
+    rows again that are already merged. #}
 changed_keys as (
 
     {% for provider in var('providers') %}
     select
-        provider,
-        provider_asset_id
-    from {{ ref('stg_' ~ provider ~ '__assets') }}
-    where loaded_at >= coalesce(
+        staged.provider,
+        staged.provider_asset_id
+    from {{ ref('stg_' ~ provider ~ '__assets') }} as staged
+    where staged.loaded_at >= coalesce(
             (
-                select watermarks.reload_from from watermarks
-                where watermarks.provider = '{{ provider }}'
-            ), '-infinity'::timestamptz
+                select max(mart.loaded_at) as newest_loaded_at from {{ this }} as mart
+                where mart.provider = '{{ provider }}'
+            )
+            - {{ lookback_interval() }},
+            '-infinity'::timestamptz
+        )
+        and staged.loaded_at > coalesce(
+            (
+                select merged.loaded_at from {{ this }} as merged
+                where merged.asset_key = staged.provider || ':' || staged.provider_asset_id
+            ),
+            '-infinity'::timestamptz
         )
 
     union
 
     select
-        provider,
-        provider_asset_id
-    from {{ ref('stg_eidr__matches') }}
-    where provider = '{{ provider }}'
-        and matched_at >= coalesce(
+        matches.provider,
+        matches.provider_asset_id
+    from {{ ref('stg_eidr__matches') }} as matches
+    where matches.provider = '{{ provider }}'
+        and matches.matched_at >= coalesce(
             (
-                select watermarks.rematch_from from watermarks
-                where watermarks.provider = '{{ provider }}'
-            ), '-infinity'::timestamptz
+                select max(mart.eidr_matched_at) as newest_matched_at from {{ this }} as mart
+                where mart.provider = '{{ provider }}'
+            )
+            - {{ lookback_interval() }},
+            '-infinity'::timestamptz
+        )
+        and matches.matched_at > coalesce(
+            (
+                select merged.eidr_matched_at from {{ this }} as merged
+                where merged.asset_key = matches.provider || ':' || matches.provider_asset_id
+            ),
+            '-infinity'::timestamptz
         )
 
     union

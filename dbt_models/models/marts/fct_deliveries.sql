@@ -18,14 +18,25 @@ with
 changed_assets as (
 
     select distinct
-        provider,
-        provider_asset_id
-    from {{ ref('stg_supply_chain__events') }}
-    where loaded_at >= (
+        staged.provider,
+        staged.provider_asset_id
+    from {{ ref('stg_supply_chain__events') }} as staged
+    where (
+        staged.loaded_at >= (
             select coalesce(max(this_mart.events_loaded_at), '-infinity'::timestamptz) as newest_events_loaded_at
             from {{ this }} as this_mart
         ) - {{ lookback_interval() }}
-        or {{ in_backfill_window('occurred_at') }}
+        -- not the assets whose deliveries were rebuilt after this event was loaded (they include it); a scalar
+        -- sub-select, so each candidate is one index lookup rather than a scan of the whole mart
+        and staged.loaded_at > coalesce(
+            (
+                select max(merged.events_loaded_at) as asset_events_loaded_at from {{ this }} as merged
+                where merged.provider = staged.provider and merged.provider_asset_id = staged.provider_asset_id
+            ),
+            '-infinity'::timestamptz
+        )
+    )
+    or {{ in_backfill_window('staged.occurred_at') }}
 
 ),
 {% endif %}

@@ -11,14 +11,22 @@ with
 changed_assets as (
 
     select distinct
-        provider,
-        provider_asset_id
-    from {{ ref('stg_supply_chain__events') }}
-    where loaded_at >= (
+        staged.provider,
+        staged.provider_asset_id
+    from {{ ref('stg_supply_chain__events') }} as staged
+    where (
+        staged.loaded_at >= (
             select coalesce(max(this_mart.loaded_at), '-infinity'::timestamptz) as newest_loaded_at
             from {{ this }} as this_mart
         ) - {{ lookback_interval() }}
-        or {{ in_backfill_window('occurred_at') }}
+        -- not the events already merged (the look-back re-reads the last load, which may be large); a scalar
+        -- sub-select, so each candidate is one primary-key lookup rather than a scan of the whole mart
+        and (
+            select merged.event_id from {{ this }} as merged
+            where merged.event_id = staged.event_id
+        ) is null
+    )
+    or {{ in_backfill_window('staged.occurred_at') }}
 
 ),
 {% endif %}
