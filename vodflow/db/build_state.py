@@ -16,7 +16,10 @@ _FEED_TABLES = {"events": "raw.supply_chain_events"}
 
 
 def _newest_raw_row(provider: str) -> str:
-    """SQL for the newest ``loaded_at`` of what ``provider`` (or feed) loaded, with ``:p`` bound to it."""
+    """SQL for the newest ``loaded_at`` of what ``provider`` (or feed) loaded; ``:p`` is the provider.
+
+    A feed's table holds only that feed's rows, so its query has no ``:p`` (an unused parameter is ignored).
+    """
     table = _FEED_TABLES.get(provider)
     if table:
         return f"select max(loaded_at) from {table}"
