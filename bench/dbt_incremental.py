@@ -50,6 +50,7 @@ from sqlalchemy import text
 
 from bench._stack import bench_postgres
 from flows.ingest import PIPELINE_DBT_VARS
+from vodflow.canonical import CANONICAL_COLUMNS
 from vodflow.db.engine import get_engine
 from vodflow.languages import normalise_language
 from vodflow.sandbox.catalogue import Film, eidr_id, load_films
@@ -65,31 +66,7 @@ EVENTS_PER_ASSET = 10  # one delivery chain per 10 assets
 CHANGE_SHARE = 0.01
 TOP_NODES = 10
 
-ASSET_COLUMNS = (
-    "provider",
-    "provider_asset_id",
-    "asset_type",
-    "title",
-    "original_title",
-    "parent_provider_asset_id",
-    "season_number",
-    "episode_number",
-    "release_year",
-    "runtime_minutes",
-    "language",
-    "genres",
-    "rating",
-    "eidr_id",
-    "imdb_id",
-    "isan",
-    "provider_updated_at",
-    "payload",
-    "row_hash",
-    "load_id",
-    "extracted_at",
-    "first_loaded_at",
-    "loaded_at",
-)
+ASSET_COLUMNS = (*CANONICAL_COLUMNS, "row_hash", "load_id", "extracted_at", "first_loaded_at", "loaded_at")
 EVENT_COLUMNS = (
     "event_id",
     "source",

@@ -4,18 +4,54 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
-from vodflow.dbt import ensure_dbt_concurrency_limit
-from vodflow.settings import Settings
+from vodflow.db.urls import database_url
+from vodflow.dbt import dbt_env, ensure_dbt_concurrency_limit
+from vodflow.dbt.runner import DBT_RUNTIME_ENV
+from vodflow.settings import Settings, get_settings
 
 InsertAssets = Callable[..., None]
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def run_dbt(
+    args: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The ``dbt`` command line on vodflow's project, as a person would run it, with its files under ``tmp_path``.
+
+    ``env`` holds the profile's variables; by default those of the configured database (the tests' PostgreSQL).
+    """
+    project = get_settings().dbt_project_dir
+    return subprocess.run(
+        [
+            DBT,
+            *args,
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        env={**os.environ, **DBT_RUNTIME_ENV, **(dbt_env(database_url()) if env is None else env)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session")

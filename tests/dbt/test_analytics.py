@@ -8,9 +8,6 @@ sub-flows) feeds every test here; tests that change data put it back.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,14 +20,13 @@ from flows.ingest import PIPELINE_DBT_VARS, ingest_atlas, ingest_lumina
 from flows.supply_chain import ingest_events
 from flows.transform import transform
 from tests.conftest import _truncate
+from tests.dbt.conftest import run_dbt
 from vodflow.db.engine import get_engine
-from vodflow.db.urls import database_url
-from vodflow.dbt import DbtBuildError, build, dbt_env, ensure_dbt_concurrency_limit
-from vodflow.dbt.runner import DBT_RUNTIME_ENV, DBT_SCHEMAS
+from vodflow.dbt import DbtBuildError, build, ensure_dbt_concurrency_limit
+from vodflow.dbt.runner import DBT_SCHEMAS
 from vodflow.sandbox import SandboxAdmin, SandboxServer
-from vodflow.settings import Settings, get_settings
+from vodflow.settings import Settings
 
-DBT = str(Path(sys.executable).with_name("dbt"))
 MARTS = {
     "dim_assets": "asset_key",
     "fct_supply_chain": "event_id",
@@ -118,26 +114,7 @@ def test_dbt_build_with_unit_tests_is_green(
     pipeline: tuple[Engine, dict[str, Any], SandboxAdmin], tmp_path: Path
 ) -> None:
     # What CI asks of the project: models, data tests and unit tests, one `dbt build`, on the loaded database.
-    project = get_settings().dbt_project_dir
-    result = subprocess.run(
-        [
-            DBT,
-            "build",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        env={**os.environ, **DBT_RUNTIME_ENV, **dbt_env(database_url())},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_dbt(["build"], tmp_path, timeout=600)
     assert result.returncode == 0, result.stdout[-6000:]
     assert " ERROR=0 " in result.stdout and " WARN=" in result.stdout, result.stdout[-2000:]
     assert "6 unit tests" in result.stdout, result.stdout[-2000:]
@@ -316,27 +293,7 @@ def test_pipeline_builds_test_recent_mart_rows_and_full_builds_every_row(
 
 
 def _freshness(tmp_path: Path) -> dict[str, str]:
-    project = get_settings().dbt_project_dir
-    subprocess.run(
-        [
-            DBT,
-            "source",
-            "freshness",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        env={**os.environ, **DBT_RUNTIME_ENV, **dbt_env(database_url())},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run_dbt(["source", "freshness"], tmp_path)
     results = json.loads((tmp_path / "target" / "sources.json").read_text())["results"]
     return {result["unique_id"].removeprefix("source.vodflow."): result["status"] for result in results}
 

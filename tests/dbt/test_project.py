@@ -3,44 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from vodflow.db.urls import database_url
+from tests.dbt.conftest import run_dbt
 from vodflow.dbt import dbt_env
-from vodflow.dbt.runner import DBT_RUNTIME_ENV
-from vodflow.settings import get_settings
-
-DBT = str(Path(sys.executable).with_name("dbt"))
-
-
-def _dbt(args: list[str], tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    project = get_settings().dbt_project_dir
-    return subprocess.run(
-        [
-            DBT,
-            *args,
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        env={**os.environ, **DBT_RUNTIME_ENV, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _sources(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -49,7 +19,7 @@ def _sources(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_dbt_parse_succeeds_without_a_database(tmp_path: Path) -> None:
     env = dbt_env(make_url("postgresql+psycopg://nobody:secret@127.0.0.1:1/nowhere"))
-    result = _dbt(["parse"], tmp_path, env)
+    result = run_dbt(["parse"], tmp_path, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "target" / "manifest.json").exists()
     assert "Deprecat" not in result.stdout, result.stdout
@@ -73,7 +43,7 @@ def test_dbt_build_with_unit_tests_passes_on_a_fresh_database(warehouse: Engine,
     # What CI asks of the project: one `dbt build` (models, data tests and unit tests) on an empty database.
     # The pipeline's builds leave unit tests out (they test logic, not data); they run here and in
     # tests/dbt/test_analytics.py on a loaded database.
-    result = _dbt(["build"], tmp_path, dbt_env(database_url()))
+    result = run_dbt(["build"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " ERROR=0 " in result.stdout, result.stdout
     unit_tests = [line for line in result.stdout.splitlines() if " PASS " in line and "::" in line]

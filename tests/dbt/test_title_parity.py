@@ -9,23 +9,17 @@ plus the hard cases, and requires identical results.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, TEXT
 
-from vodflow.db.urls import database_url
-from vodflow.dbt import dbt_env
-from vodflow.dbt.runner import DBT_RUNTIME_ENV
+from tests.dbt.conftest import run_dbt
 from vodflow.eidr.titles import normalise_title
 from vodflow.sandbox.catalogue import load_films
 from vodflow.sandbox.imperfect import imperfect_title
-from vodflow.settings import Settings, get_settings
+from vodflow.settings import Settings
 
-DBT = str(Path(sys.executable).with_name("dbt"))
 HARD_CASES = [
     "The Matrix (HD)",
     "MATRIX, THE",
@@ -58,31 +52,17 @@ HARD_CASES = [
 
 
 def _compiled_macro(tmp_path: Path) -> str:
-    """The SQL dbt compiles normalize_title('title') to, on no database at all."""
-    project = get_settings().dbt_project_dir
-    result = subprocess.run(
+    """The SQL dbt compiles normalize_title('title') to."""
+    result = run_dbt(
         [
-            DBT,
             "compile",
             "--inline",
             "select {{ normalize_title('title') }} as normalized from titles",
             "--output",
             "json",
             "--quiet",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
         ],
-        env={**os.environ, **DBT_RUNTIME_ENV, **dbt_env(database_url())},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return str(json.loads(result.stdout)["compiled"])
