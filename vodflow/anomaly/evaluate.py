@@ -72,6 +72,9 @@ def evaluate_one(check: Check, table: MetricTable, provider: str, day: date) -> 
             scale_floor=check.scale_floor,
             min_change=check.min_change,
         )
+    if result.expected_low is not None and result.expected_low < 0:
+        # every metrics_daily metric is a count, share, duration or lag: a band below zero only confuses readers
+        result = replace(result, expected_low=0.0)
     if result.verdict == "data_gap":
         gap = f"{check.metric} is null (no data that day)" if table.has_row(provider, day) else "no metrics row"
         result = replace(result, detail=gap)
