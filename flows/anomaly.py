@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from vodflow.anomaly.checks import Check, load_checks
-from vodflow.anomaly.evaluate import Evaluation, MetricTable, evaluate, training_days
+from vodflow.anomaly.evaluate import Evaluation, MetricTable, evaluate, metrics_read, training_days
 from vodflow.anomaly.events import emit_alert
 from vodflow.anomaly.store import Alert, read_metrics, record
 from vodflow.db.engine import get_engine
@@ -42,7 +42,7 @@ def anomaly_run_name() -> str:
 @task(name="read-metrics", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10, timeout_seconds=300)
 def read_metrics_task(checks: tuple[Check, ...], first: date, last: date) -> MetricTable:
     """Read the mart over the judged days and their training windows (a read: safe to retry)."""
-    return read_metrics(get_engine(), {check.metric for check in checks}, first, last)
+    return read_metrics(get_engine(), metrics_read(checks), first, last)
 
 
 @task(name="record-evaluations", cache_policy=NO_CACHE, retries=0, timeout_seconds=300)

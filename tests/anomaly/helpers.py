@@ -62,7 +62,7 @@ def normal_row(day: date, jitter: int = 0) -> dict[str, Any]:
         "quarantined_rows": 5,
         "quarantine_share": round(5 / (500 + jitter), 4),
         "ingest_lag_seconds": 90 + jitter,
-        "first_loaded_assets": 60,
+        "first_loaded_assets": 120,
         "eidr_match_rate": 0.97 + jitter / 1000,
         "eidr_coverage_rate": 0.99,
     }

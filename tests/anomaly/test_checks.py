@@ -121,3 +121,13 @@ def test_the_environment_variable_replaces_the_defaults(tmp_path: Path, monkeypa
     monkeypatch.setenv(CHECKS_ENV, str(tmp_path / "missing.yaml"))
     with pytest.raises(ChecksError, match="cannot read the check file"):
         load_checks()
+
+
+def test_a_volume_gate_needs_both_fields_and_binomial_needs_a_volume() -> None:
+    assert "volume_metric and min_volume go together" in _error(
+        GOOD.replace("    low: 0.9\n", "    low: 0.9\n    min_volume: 5\n")
+    )
+    assert "binomial needs volume_metric" in _error(GOOD.replace("scale_floor: poisson", "scale_floor: binomial"))
+    assert "unknown volume_metric 'assets'" in _error(
+        GOOD.replace("    low: 0.9\n", "    low: 0.9\n    volume_metric: assets\n    min_volume: 5\n")
+    )

@@ -131,3 +131,25 @@ def test_static_bounds() -> None:
     assert static_bounds(0.95, direction="spike", low=None, high=0.9).verdict == "anomaly"
     result = static_bounds(0.5, direction="both", low=0.6, high=0.9)
     assert (result.verdict, result.expected_low, result.expected_high, result.score) == ("anomaly", 0.6, 0.9, None)
+
+
+def test_a_rate_on_too_small_a_volume_is_not_judged() -> None:
+    from datetime import date, timedelta
+
+    from vodflow.anomaly.checks import parse_checks
+    from vodflow.anomaly.evaluate import MetricTable, evaluate
+
+    (check,) = parse_checks(
+        "version: 1\nchecks:\n  - name: qc\n    metric: qc_failure_rate\n    direction: spike\n"
+        "    scale_floor: binomial\n    volume_metric: qc_decisions\n    min_volume: 20\n"
+    )
+    day = date(2026, 3, 2)
+    rows = [("p", day - timedelta(days=n), {"qc_failure_rate": 0.1, "qc_decisions": 50.0}) for n in range(1, 15)]
+    tiny = MetricTable([*rows, ("p", day, {"qc_failure_rate": 0.67, "qc_decisions": 3.0})])
+    (result,) = evaluate([check], tiny, [day])
+    assert result.result.verdict == "not_enough_data" and result.result.detail == "qc_decisions 3 below 20"
+    big = MetricTable([*rows, ("p", day, {"qc_failure_rate": 0.67, "qc_decisions": 30.0})])
+    assert evaluate([check], big, [day])[0].result.verdict == "anomaly"
+    # the binomial floor: 0.2 over 30 decisions is within noise of 0.1 (sqrt(.09/30) = 0.055), 0.35 is not
+    steady = MetricTable([*rows, ("p", day, {"qc_failure_rate": 0.2, "qc_decisions": 30.0})])
+    assert evaluate([check], steady, [day])[0].result.verdict == "ok"

@@ -73,8 +73,13 @@ class Check:
 
     ``scale_floor`` is the smallest spread the seasonal method will assume: a number in the metric's unit, or
     ``"poisson"`` for counts (the spread of a count is at least the square root of its expected value, so a day
-    with 3 deliveries instead of 6 is not a "6-sigma" drop just because the history happened to be flat).
+    with 3 deliveries instead of 6 is not a "6-sigma" drop just because the history happened to be flat), or
+    ``"binomial"`` for rates (at least sqrt(p(1-p)/n), n being the day's ``volume_metric``: a rate over 20 assets
+    moves by 5 points with one asset).
     ``min_change`` is the smallest relative change that may alarm (0.3: at least 30 % off the expected value).
+    ``volume_metric`` and ``min_volume``: a rate is only judged on a day whose denominator (e.g. ``qc_decisions``
+    for ``qc_failure_rate``) reached ``min_volume``; below it the day is ``not_enough_data`` (2 failures out of 3
+    decisions is not a 67 % failure rate worth waking anyone for).
     """
 
     name: str
@@ -86,8 +91,10 @@ class Check:
     min_history: int = 7
     training_days: int = 14
     seasonality: str = "day_of_week"
-    scale_floor: float | Literal["poisson"] = 0.0
+    scale_floor: float | Literal["poisson", "binomial"] = 0.0
     min_change: float = 0.0
+    volume_metric: str | None = None
+    min_volume: float = 0.0
     low: float | None = None
     high: float | None = None
     severity: str = "warning"
@@ -104,7 +111,11 @@ class Check:
 
 
 _FIELDS = tuple(f.name for f in fields(Check) if f.name != "line")
-_DEFAULTABLE = tuple(name for name in _FIELDS if name not in ("name", "metric", "providers", "description"))
+_DEFAULTABLE = tuple(
+    name
+    for name in _FIELDS
+    if name not in ("name", "metric", "providers", "description", "volume_metric", "min_volume")
+)
 
 
 class ChecksError(ValueError):
@@ -173,6 +184,7 @@ def _field(key: str, node: Node, problems: _Problems) -> Any:
     """The typed value of check field ``key`` (``None`` after recording a problem)."""
     choices = {
         "metric": METRICS,
+        "volume_metric": METRICS,
         "method": METHODS,
         "direction": DIRECTIONS,
         "grain": GRAINS,
@@ -185,9 +197,9 @@ def _field(key: str, node: Node, problems: _Problems) -> Any:
     if key in ("min_history", "training_days"):
         value = _number(node, key, problems, minimum=0 if key == "min_history" else 1, integer=True)
         return None if value is None else int(value)
-    if key == "scale_floor" and isinstance(node, ScalarNode) and node.value == "poisson":
-        return "poisson"
-    if key in ("sensitivity", "scale_floor", "min_change", "suppress_hours"):
+    if key == "scale_floor" and isinstance(node, ScalarNode) and node.value in ("poisson", "binomial"):
+        return node.value
+    if key in ("sensitivity", "scale_floor", "min_change", "suppress_hours", "min_volume"):
         return _number(node, key, problems, minimum=0.0)
     if key in ("low", "high"):
         return _number(node, key, problems, minimum=float("-inf"))
@@ -240,6 +252,10 @@ def _coherence(values: dict[str, Any], node: Node, problems: _Problems) -> bool:
             problems.add(node, f"low ({low:g}) must be below high ({high:g})")
     elif low is not None or high is not None:
         problems.add(node, f"low and high belong to static_bounds, not {method}")
+    if ("volume_metric" in values) != ("min_volume" in values):
+        problems.add(node, "volume_metric and min_volume go together")
+    if values.get("scale_floor") == "binomial" and "volume_metric" not in values:
+        problems.add(node, "scale_floor binomial needs volume_metric (the n of the rate)")
     if method == "seasonal_robust" and values.get("min_history", 7) > values.get("training_days", 14):
         problems.add(node, "min_history cannot exceed training_days: the check could never have enough data")
     return len(problems.items) == before

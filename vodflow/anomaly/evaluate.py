@@ -5,9 +5,12 @@ Kept apart from the flow so the bench and the tests run exactly the detector the
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Literal
 
 from vodflow.anomaly.checks import Check
 from vodflow.anomaly.methods import Score, seasonal_robust, static_bounds
@@ -48,6 +51,11 @@ class MetricTable:
         return None if row is None else row.get(metric)
 
 
+def metrics_read(checks: Iterable[Check]) -> set[str]:
+    """The mart columns ``checks`` need: their metrics and the volumes that gate them."""
+    return {check.metric for check in checks} | {c.volume_metric for c in checks if c.volume_metric is not None}
+
+
 def training_days(check: Check) -> int:
     """How many days before the evaluated day a check reads."""
     return check.training_days if check.method == "seasonal_robust" else 0
@@ -56,6 +64,11 @@ def training_days(check: Check) -> int:
 def evaluate_one(check: Check, table: MetricTable, provider: str, day: date) -> Evaluation:
     """``check`` on ``provider``'s ``day``, with the training window of the days just before it."""
     value = table.value(provider, day, check.metric)
+    volume = None if check.volume_metric is None else table.value(provider, day, check.volume_metric)
+    if value is not None and check.volume_metric is not None:
+        if volume is None or volume < check.min_volume:
+            detail = f"{check.volume_metric} {volume if volume is None else f'{volume:g}'} below {check.min_volume:g}"
+            return Evaluation(check, provider, day, Score("not_enough_data", value, detail=detail))
     if check.method == "static_bounds":
         result = static_bounds(value, direction=check.direction, low=check.low, high=check.high)
     else:
@@ -69,7 +82,7 @@ def evaluate_one(check: Check, table: MetricTable, provider: str, day: date) -> 
             sensitivity=check.sensitivity,
             min_history=check.min_history,
             seasonal=check.seasonality == "day_of_week",
-            scale_floor=check.scale_floor,
+            scale_floor=_floor(check, volume, history),
             min_change=check.min_change,
         )
     if result.expected_low is not None and result.expected_low < 0:
@@ -79,6 +92,16 @@ def evaluate_one(check: Check, table: MetricTable, provider: str, day: date) -> 
         gap = f"{check.metric} is null (no data that day)" if table.has_row(provider, day) else "no metrics row"
         result = replace(result, detail=gap)
     return Evaluation(check, provider, day, result)
+
+
+def _floor(check: Check, volume: float | None, history: list[tuple[int, float]]) -> float | Literal["poisson"]:
+    """The check's scale floor; ``binomial``: sqrt(p(1-p)/n) for the history's median rate p and the day's n."""
+    if check.scale_floor != "binomial":
+        return check.scale_floor
+    if not volume or not history:
+        return 0.0
+    rate = min(max(statistics.median(v for _, v in history), 0.02), 0.98)
+    return math.sqrt(rate * (1 - rate) / volume)
 
 
 def evaluate(checks: Sequence[Check], table: MetricTable, days: Sequence[date]) -> list[Evaluation]:
