@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 
 from flows.ingest import INGEST_TIMEOUT_S, run_ingestion, transform_provider
@@ -23,6 +24,7 @@ from vodflow.db.engine import get_engine
 from vodflow.ingest.drop_ledger import claim_files
 from vodflow.ingest.drop_load import LOADED, REJECTED_OUTCOME, SKIPPED, FileOutcome
 from vodflow.ingest.drops import folder_for
+from vodflow.orchestration.late_runs import skip_if_superseded
 from vodflow.providers.harbor import HARBOR
 from vodflow.providers.meridian import MERIDIAN
 
@@ -104,8 +106,10 @@ def _raise_if_rejected(provider: str, outcomes: list[FileOutcome]) -> None:
 
 
 @flow(name="ingest-harbor", flow_run_name=drop_run_name, timeout_seconds=INGEST_TIMEOUT_S, retries=0)
-def ingest_harbor(path: PathParameter = None, transform: bool = True) -> dict[str, Any]:
+def ingest_harbor(path: PathParameter = None, transform: bool = True) -> dict[str, Any] | State[Any]:
     """Ingest harbor's CSV drops: the file(s) ``path`` names in the drop folder, or every waiting file."""
+    if (skipped := skip_if_superseded(flow_run.id)) is not None:
+        return skipped
     started_at = datetime.now(UTC)
     outcomes = ingest_drops(HARBOR.name, path)
     result = _summary(HARBOR.name, outcomes, started_at)
@@ -122,14 +126,17 @@ def ingest_meridian(
     end: datetime | None = None,
     api: bool = True,
     transform: bool = True,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State[Any]:
     """Ingest meridian's ADI packages: the file(s) ``path`` names, or every waiting file and then the API.
 
     The API part (incremental from the cursor, or the ``start``/``end`` window) runs only without ``path`` and
-    with ``api`` true.
+    with ``api`` true. A window (a backfill) reads the API only: waiting files are the schedule's business.
     """
+    if (skipped := skip_if_superseded(flow_run.id)) is not None:
+        return skipped
     started_at = datetime.now(UTC)
-    outcomes = ingest_drops(MERIDIAN.name, path)
+    windowed = start is not None or end is not None
+    outcomes = [] if windowed and path is None else ingest_drops(MERIDIAN.name, path)
     result = _summary(MERIDIAN.name, outcomes, started_at)
     if path is None and api:
         result["api"] = run_ingestion(MERIDIAN.name, start, end, transform=False)

@@ -13,6 +13,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 
 from tasks.eidr import match_eidr
@@ -25,6 +26,8 @@ from vodflow.db.engine import get_engine
 from vodflow.dbt.selection import selection_for
 from vodflow.ingest.load import LoadContext, read_cursor, record_failed_load
 from vodflow.ingest.validate import ValidatedBatch
+from vodflow.orchestration.late_runs import skip_if_superseded
+from vodflow.orchestration.windows import window_label
 from vodflow.providers.base import Window
 
 INGEST_TIMEOUT_S = 3600
@@ -59,10 +62,18 @@ def resolve_window(
 
 
 def ingest_run_name() -> str:
-    """Flow-run names that read well in the UI: ``lumina/2026-03-01..2026-03-02`` or ``lumina/incremental``."""
+    """Flow-run names that read well in the UI: ``lumina/2026-03-01..2026-03-02`` or ``lumina/incremental-<time>``.
+
+    A backfill names its windows the same way, so a window's run reads the same from a backfill or by hand.
+    """
     provider = str(flow_run.flow_name or "ingest").removeprefix("ingest-")
     params = flow_run.parameters or {}
     start, end = params.get("start"), params.get("end")
+    if start and end:
+        try:
+            return f"{provider}/{window_label(start, end)}"
+        except ValueError:
+            pass
     if start or end:
         return f"{provider}/{str(start or '…')[:19]}..{str(end or '…')[:19]}"
     return f"{provider}/incremental-{datetime.now(UTC):%Y-%m-%dT%H:%M}"
@@ -147,12 +158,32 @@ def transform_provider(provider: str, *, quarantined: int = 0) -> dict[str, Any]
 
 
 @flow(name="ingest-lumina", flow_run_name=ingest_run_name, timeout_seconds=INGEST_TIMEOUT_S, retries=0)
-def ingest_lumina(start: datetime | None = None, end: datetime | None = None, transform: bool = True) -> dict[str, Any]:
-    """Ingest lumina's film catalogue (JSON API): incremental from the cursor, or a backfill window."""
+def ingest_lumina(
+    start: datetime | None = None, end: datetime | None = None, transform: bool = True
+) -> dict[str, Any] | State[Any]:
+    """Ingest lumina's film catalogue (JSON API): incremental from the cursor, or a backfill window.
+
+    Args:
+        start: Window start (inclusive, provider time); with ``end``, a backfill window. Empty: from the cursor.
+        end: Window end (exclusive).
+        transform: Build what depends on this provider in dbt after the load.
+    """
+    if (skipped := skip_if_superseded(flow_run.id)) is not None:
+        return skipped
     return run_ingestion("lumina", start, end, transform)
 
 
 @flow(name="ingest-atlas", flow_run_name=ingest_run_name, timeout_seconds=INGEST_TIMEOUT_S, retries=0)
-def ingest_atlas(start: datetime | None = None, end: datetime | None = None, transform: bool = True) -> dict[str, Any]:
-    """Ingest atlas's series catalogue (JSON API, series → seasons → episodes): incremental or a backfill window."""
+def ingest_atlas(
+    start: datetime | None = None, end: datetime | None = None, transform: bool = True
+) -> dict[str, Any] | State[Any]:
+    """Ingest atlas's series catalogue (JSON API, series → seasons → episodes): incremental or a backfill window.
+
+    Args:
+        start: Window start (inclusive, provider time); with ``end``, a backfill window. Empty: from the cursor.
+        end: Window end (exclusive).
+        transform: Build what depends on this provider in dbt after the load.
+    """
+    if (skipped := skip_if_superseded(flow_run.id)) is not None:
+        return skipped
     return run_ingestion("atlas", start, end, transform)

@@ -10,6 +10,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 
 from flows.ingest import ingest_run_name, resolve_window, transform_provider
@@ -18,6 +19,7 @@ from vodflow.db.engine import get_engine
 from vodflow.ingest.load import LoadContext, LoadCounts, record_failed_load
 from vodflow.ingest.pagination import Extracted
 from vodflow.ingest.validate import ValidatedBatch, validate_items
+from vodflow.orchestration.late_runs import skip_if_superseded
 from vodflow.providers.base import Window, field_drift
 from vodflow.supply_chain import feed
 from vodflow.supply_chain.load import load_events
@@ -51,12 +53,21 @@ def load_events_task(batch: ValidatedBatch, ctx: LoadContext) -> LoadCounts:
 
 
 @flow(name="ingest-events", flow_run_name=ingest_run_name, timeout_seconds=3600, retries=0)
-def ingest_events(start: datetime | None = None, end: datetime | None = None, transform: bool = True) -> dict[str, Any]:
+def ingest_events(
+    start: datetime | None = None, end: datetime | None = None, transform: bool = True
+) -> dict[str, Any] | State[Any]:
     """Ingest supply-chain events (delivered, QC passed/failed, published): from the cursor, or a window.
 
     Then, with ``transform``, the dbt sub-flow builds what depends on the events (fct_supply_chain,
     fct_deliveries, metrics_daily) and the load audit.
+
+    Args:
+        start: Window start (inclusive, occurred_at); with ``end``, a backfill window. Empty: from the cursor.
+        end: Window end (exclusive).
+        transform: Build what depends on the events in dbt after the load.
     """
+    if (skipped := skip_if_superseded(flow_run.id)) is not None:
+        return skipped
     lookback = timedelta(hours=float(os.environ.get("VODFLOW_EVENTS_LOOKBACK_HOURS", "48")))
     window = resolve_window(feed.FEED, start, end, lookback)
     now = datetime.now(UTC)

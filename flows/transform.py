@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 
 from vodflow.dbt import DbtBuildError, DbtBuildSummary, build
 from vodflow.dbt.selection import FEED_SOURCES
+from vodflow.orchestration.windows import window_label
 
 #: A selector's dbt source back to the provider (or feed) it belongs to: ``supply_chain`` → ``events``.
 PROVIDER_OF_SOURCE = {source: feed for feed, source in FEED_SOURCES.items()}
@@ -30,10 +31,15 @@ _SOURCE_SELECTOR = re.compile(r"^\+?source:(?P<provider>[a-z0-9_]+)(\.[a-z0-9_]+
 
 
 def transform_run_name() -> str:
-    """``dbt/source:lumina+`` or ``dbt/all`` (``+full-refresh``): the runs list reads as what was built."""
+    """``dbt/source:lumina+``, ``dbt/all`` (+full-refresh, a window): the runs list reads as what was built."""
     params = flow_run.parameters or {}
     select = params.get("select") or ["all"]
     suffix = " +full-refresh" if params.get("full_refresh") else ""
+    if params.get("start") and params.get("end"):
+        try:
+            suffix += f" {window_label(params['start'], params['end'])}"
+        except ValueError:
+            pass
     return f"dbt/{' '.join(str(s) for s in select)}{suffix}"
 
 

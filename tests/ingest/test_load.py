@@ -174,3 +174,35 @@ def test_chunks_in_one_transaction_keep_the_newest_version_across_chunks(db: Eng
     with db.connect() as conn:
         assert conn.execute(text("select title from raw.assets where provider_asset_id='LUM-000001'")).scalar() == "new"
     assert read_cursor(db, "lumina") == datetime(2026, 3, 9, tzinfo=UTC)
+
+
+def _window_ctx(start: datetime, end: datetime) -> LoadContext:
+    now = datetime.now(UTC)
+    return LoadContext("lumina", uuid.uuid4(), now, now, None, start, end)
+
+
+def test_a_window_after_a_gap_loads_its_rows_but_leaves_the_cursor(db: Engine) -> None:
+    """A backfill window beyond the cursor must not let the next incremental read skip the gap before it."""
+    load(db, [item(1, updated_at="2026-03-01T00:00:00Z")])
+    batch = validate_items("lumina", [item(2, updated_at="2026-05-02T00:00:00Z")], LUMINA.map_item)
+    counts = load_batch(db, batch, _window_ctx(datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 5, 3, tzinfo=UTC)))
+    assert counts.inserted == 1
+    assert read_cursor(db, "lumina") == datetime(2026, 3, 1, tzinfo=UTC)
+    with db.connect() as conn:
+        audit = conn.execute(
+            text("select cursor_before, cursor_after from ops.loads order by finished_at desc limit 1")
+        ).one()
+    assert tuple(audit) == (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def test_a_window_overlapping_the_cursor_moves_it_forward(db: Engine) -> None:
+    load(db, [item(1, updated_at="2026-03-01T00:00:00Z")])
+    batch = validate_items("lumina", [item(2, updated_at="2026-03-05T00:00:00Z")], LUMINA.map_item)
+    load_batch(db, batch, _window_ctx(datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 6, tzinfo=UTC)))
+    assert read_cursor(db, "lumina") == datetime(2026, 3, 5, tzinfo=UTC)
+
+
+def test_a_window_before_any_cursor_does_not_create_one(db: Engine) -> None:
+    batch = validate_items("lumina", [item(2, updated_at="2026-03-05T00:00:00Z")], LUMINA.map_item)
+    load_batch(db, batch, _window_ctx(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)))
+    assert read_cursor(db, "lumina") is None

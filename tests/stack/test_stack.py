@@ -10,11 +10,8 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -22,80 +19,19 @@ import psutil
 import psycopg
 import pytest
 
+from tests.stack.helpers import (
+    COMPONENTS,
+    STACK_ENV_KEYS,
+    Stack,
+    alive,
+    kill_leftovers,
+    recorded_pids,
+    snapshot_tree,
+    vodflow,
+)
 from vodflow.net import free_port
 
 pytestmark = pytest.mark.slow
-
-COMPONENTS = ("postgres", "prefect-server", "sandbox", "dbt-docs", "worker", "watcher")
-STACK_ENV_KEYS = (
-    "VODFLOW_DATA_DIR",
-    "VODFLOW_PG_PORT",
-    "VODFLOW_PREFECT_PORT",
-    "VODFLOW_SANDBOX_PORT",
-    "VODFLOW_DOCS_PORT",
-)
-
-
-def vodflow(*args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess with the (monkeypatched) environment of this test."""
-    return subprocess.run(
-        [sys.executable, "-m", "vodflow", *args],
-        env={**os.environ, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def recorded_pids(data_dir: Path) -> dict[str, tuple[int, float]]:
-    """Pid and create time of every component, from the pid files."""
-    found = {}
-    for pid_file in (data_dir / "run").glob("*.pid"):
-        record = json.loads(pid_file.read_text())
-        found[record["name"]] = (record["pid"], record["create_time"])
-    return found
-
-
-def alive(pid: int, create_time: float) -> bool:
-    try:
-        proc = psutil.Process(pid)
-        return abs(proc.create_time() - create_time) < 0.05 and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-@dataclass
-class Stack:
-    data_dir: Path
-    ports: dict[str, int]
-    first_up: subprocess.CompletedProcess[str]
-    first_up_seconds: float
-    pids: dict[str, tuple[int, float]]
-    tree: list[tuple[int, float, str]] = field(default_factory=list)
-
-
-def _snapshot_tree(pids: dict[str, tuple[int, float]]) -> list[tuple[int, float, str]]:
-    """Every process of the stack and its descendants now: none may survive ``down``."""
-    seen: list[tuple[int, float, str]] = []
-    for pid, _ in pids.values():
-        try:
-            root = psutil.Process(pid)
-            for proc in [root, *root.children(recursive=True)]:
-                seen.append((proc.pid, proc.create_time(), " ".join(proc.cmdline())[:120]))
-        except psutil.NoSuchProcess:
-            continue
-    return seen
-
-
-def _kill_leftovers(stack: Stack) -> None:
-    """Safety net for a failing test: never leave a server behind."""
-    for pid, create_time, _ in stack.tree + [(p, c, "") for p, c in recorded_pids(stack.data_dir).values()]:
-        if alive(pid, create_time):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +47,12 @@ def stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
         started = time.monotonic()
         first = vodflow("up", "--no-deploy")
         stack = Stack(data_dir, ports, first, time.monotonic() - started, recorded_pids(data_dir))
-        stack.tree = _snapshot_tree(stack.pids)
+        stack.tree = snapshot_tree(stack.pids)
         try:
             yield stack
         finally:
             vodflow("down", timeout=120)
-            _kill_leftovers(stack)
+            kill_leftovers(stack)
 
 
 def test_up_starts_every_component(stack: Stack) -> None:
@@ -163,7 +99,7 @@ def test_up_restarts_only_what_is_missing(stack: Stack) -> None:
     assert {k: v for k, v in now.items() if k != "sandbox"} == {k: v for k, v in stack.pids.items() if k != "sandbox"}
     assert result.stdout.count("already running") == len(COMPONENTS) - 1
     stack.pids = now
-    stack.tree = _snapshot_tree(now)
+    stack.tree = snapshot_tree(now)
 
 
 def test_status_json_says_running(stack: Stack) -> None:

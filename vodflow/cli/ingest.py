@@ -27,7 +27,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Trigger ``ingest-PROVIDER`` on the Prefect server (the local stack unless PREFECT_API_URL is set)."""
-    from vodflow.api import DeploymentNotFoundError, trigger_ingestion
+    from vodflow.api import DeploymentNotFoundError, UnknownParameterError, trigger_ingestion
     from vodflow.ingest.drops import DropPathError, folder_for
     from vodflow.providers import UnknownProviderError
 
@@ -44,7 +44,7 @@ def ingest(
                 on_state=lambda state: status.update(f"ingest-{provider}: {state}"),
                 **params,
             )
-    except (UnknownProviderError, DeploymentNotFoundError, DropPathError) as exc:
+    except (UnknownProviderError, DeploymentNotFoundError, UnknownParameterError, DropPathError) as exc:
         fail(str(exc))
     typer.echo(f"flow run {run.name} ({run.flow_run_id}): {run.state}")
     if run.counts is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from sqlalchemy.engine import URL
 
 from vodflow.cli.errors import fail, known_errors
 from vodflow.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from vodflow.stack.overview import Overview
 
 _T = TypeVar("_T")
 
@@ -132,7 +135,11 @@ def down() -> None:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")] = False,
 ) -> None:
-    """Show each component (running/stopped, pid, port, URL) and the last 10 flow runs when the server is up."""
+    """Show the stack's components, every deployment, backfills in progress and the last 10 flow runs.
+
+    Components: running/stopped, pid, port, URL. Deployments (when the server is up): schedule, last run with its
+    state and row counts, next run, runs in flight. Backfills: windows done of total.
+    """
     from vodflow.stack.status import stack_status
 
     settings = _settings()
@@ -148,8 +155,11 @@ def status(
         state = f"[{colours.get(row.state, 'white')}]{row.state}[/]"
         table.add_row(row.name, state, str(row.pid or "-"), str(row.port or "-"), row.url or "-")
     console.print(table)
-    if result.flow_runs_error:
-        err_console.print(result.flow_runs_error)
+    if result.overview is not None:
+        _print_overview(result.overview)
+    for error in (result.overview_error, result.flow_runs_error):
+        if error:
+            err_console.print(error)
     if result.flow_runs:
         runs = Table(title="last flow runs", title_justify="left")
         for column in ("flow run", "deployment", "state", "start time"):
@@ -157,6 +167,43 @@ def status(
         for run in result.flow_runs:
             runs.add_row(run.name, run.deployment or "-", run.state or "-", run.start_time or "-")
         console.print(runs)
+
+
+def _print_overview(overview: Overview) -> None:
+    if overview.deployments:
+        table = Table(title="deployments", title_justify="left")
+        for column in ("deployment", "schedule", "last run", "state", "rows in/new/upd/quar", "next run", "running"):
+            table.add_column(column)
+        for row in overview.deployments:
+            counts = row.counts or {}
+            rows = "/".join(str(counts.get(k, "-")) for k in ("received", "inserted", "updated", "quarantined"))
+            table.add_row(
+                row.deployment,
+                row.schedule,
+                row.last_run or "-",
+                row.last_state or "-",
+                rows if row.counts else "-",
+                _short_time(row.next_run),
+                str(row.running or "-"),
+            )
+        console.print(table)
+    if overview.backfills:
+        table = Table(title="backfills in progress", title_justify="left")
+        for column in ("backfill", "state", "windows done", "failed"):
+            table.add_column(column)
+        for backfill in overview.backfills:
+            done = f"{backfill.windows_done}/{backfill.windows_total}"
+            table.add_row(backfill.name, backfill.state, done, str(backfill.windows_failed))
+        console.print(table)
+
+
+def _short_time(value: str | None) -> str:
+    """``2026-03-01 12:15 UTC`` from the server's ISO timestamps."""
+    if not value:
+        return "-"
+    from datetime import UTC, datetime
+
+    return f"{datetime.fromisoformat(value).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 @db_app.command("url")

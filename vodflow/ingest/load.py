@@ -232,19 +232,40 @@ def lock_provider(cur: psycopg.Cursor[Any], provider: str) -> datetime | None:
     return row[0] if row else None
 
 
-def advance_cursor(cur: psycopg.Cursor[Any], ctx: LoadContext, newest: datetime | None) -> None:
-    """Move the provider's cursor to ``newest`` in the load's transaction; it never moves backwards."""
-    if newest is None:
-        return
+def cursor_may_advance(window_start: datetime | None, cursor_before: datetime | None) -> bool:
+    """Whether a load of a window starting at ``window_start`` may move the provider's cursor.
+
+    The cursor promises "every row up to here is loaded". A read from the beginning, or from at or before the
+    cursor (an incremental read, a backfill window that overlaps what is loaded), keeps that promise; a window
+    that starts after the cursor, or before any cursor exists, leaves a gap behind it, so its rows are loaded but
+    the cursor stays where it was: the next incremental read still covers the gap.
+    """
+    if window_start is None:
+        return True
+    return cursor_before is not None and window_start <= cursor_before
+
+
+def advance_cursor(
+    cur: psycopg.Cursor[Any], ctx: LoadContext, newest: datetime | None, cursor_before: datetime | None
+) -> datetime | None:
+    """Move the provider's cursor to ``newest`` in the load's transaction; return the cursor after the load.
+
+    It never moves backwards, and never across a gap (:func:`cursor_may_advance`).
+    """
+    if newest is None or not cursor_may_advance(ctx.window_start, cursor_before):
+        return cursor_before
     cur.execute(
         """
         insert into ops.ingest_cursors as c (provider, cursor_value, load_id) values (%s, %s, %s)
         on conflict (provider) do update
            set cursor_value = greatest(c.cursor_value, excluded.cursor_value),
                load_id = excluded.load_id, updated_at = now()
+        returning cursor_value
         """,
         (ctx.provider, newest, ctx.load_id),
     )
+    row = cur.fetchone()
+    return row[0] if row else newest
 
 
 def read_cursor(engine: Engine, provider: str) -> datetime | None:
@@ -315,9 +336,9 @@ class StagedLoad:
             stale=stale,
             quarantined=self.quarantined,
         )
-        cursor_after = self._cursor_after if self._moves_cursor else self.cursor_before
+        cursor_after = self.cursor_before
         if self._moves_cursor:
-            advance_cursor(self._cur, self._ctx, cursor_after)
+            cursor_after = advance_cursor(self._cur, self._ctx, self._cursor_after, self.cursor_before)
         write_audit(self._cur, self._ctx, counts, "succeeded", self.cursor_before, cursor_after, None)
         return counts
 

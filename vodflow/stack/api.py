@@ -17,8 +17,11 @@ from vodflow.settings import Settings
 _TIMEOUT = 5.0
 
 
-def _post(settings: Settings, path: str, body: dict[str, Any]) -> Any:
-    # trust_env=False: a proxy from the environment must never sit between us and a loopback server.
+def post_json(settings: Settings, path: str, body: dict[str, Any]) -> Any:
+    """POST a filter query to the server's REST API and return the decoded answer.
+
+    ``trust_env=False``: a proxy from the environment must never sit between us and a loopback server.
+    """
     response = httpx.post(f"{settings.prefect_api_url}{path}", json=body, timeout=_TIMEOUT, trust_env=False)
     response.raise_for_status()
     return response.json()
@@ -31,7 +34,7 @@ def worker_online(settings: Settings, worker_name: str, since: float | None = No
     still has on the server from passing for the new one.
     """
     try:
-        workers = _post(settings, f"/work_pools/{settings.work_pool}/workers/filter", {"limit": 200})
+        workers = post_json(settings, f"/work_pools/{settings.work_pool}/workers/filter", {"limit": 200})
     except (httpx.HTTPError, ValueError):
         return False
     for found in workers:
@@ -59,7 +62,7 @@ class FlowRunRow:
 def _names_by_id(settings: Settings, kind: str, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    rows = _post(settings, f"/{kind}/filter", {kind: {"id": {"any_": sorted(ids)}}, "limit": len(ids)})
+    rows = post_json(settings, f"/{kind}/filter", {kind: {"id": {"any_": sorted(ids)}}, "limit": len(ids)})
     return {row["id"]: row["name"] for row in rows}
 
 
@@ -70,7 +73,7 @@ def recent_flow_runs(settings: Settings, limit: int = 10) -> list[FlowRunRow]:
     from hiding what actually ran.
     """
     now = datetime.now(UTC).isoformat()
-    runs = _post(
+    runs = post_json(
         settings,
         "/flow_runs/filter",
         {

@@ -11,6 +11,7 @@ from vodflow.db import embedded
 from vodflow.settings import Settings
 from vodflow.stack import api, procs
 from vodflow.stack.layout import layout
+from vodflow.stack.overview import CountsReader, Overview, deployments_overview
 from vodflow.stack.services import POSTGRES, PREFECT_SERVER, all_services
 
 RUNNING = "running"
@@ -40,6 +41,8 @@ class StackStatus:
     components: list[ComponentStatus]
     flow_runs: list[api.FlowRunRow] = field(default_factory=list)
     flow_runs_error: str | None = None
+    overview: Overview | None = None
+    overview_error: str | None = None
 
     @property
     def all_running(self) -> bool:
@@ -54,6 +57,9 @@ class StackStatus:
             "components": [asdict(c) for c in self.components],
             "flow_runs": [asdict(r) for r in self.flow_runs],
             "flow_runs_error": self.flow_runs_error,
+            "deployments": [asdict(d) for d in self.overview.deployments] if self.overview else [],
+            "backfills": [asdict(b) for b in self.overview.backfills] if self.overview else [],
+            "overview_error": self.overview_error,
         }
 
 
@@ -88,4 +94,26 @@ def stack_status(settings: Settings, *, flow_runs: int = 10) -> StackStatus:
             result.flow_runs = api.recent_flow_runs(settings, flow_runs)
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             result.flow_runs_error = f"could not read flow runs: {exc}"
+        try:
+            result.overview = deployments_overview(settings, counts_of=_load_counts_reader(settings))
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            result.overview_error = f"could not read the deployments: {exc}"
     return result
+
+
+def _load_counts_reader(settings: Settings) -> CountsReader:
+    """Counts from ``ops.loads`` when the database answers; none (not an error) when it does not."""
+
+    def read(flow_run_ids: list[str]) -> dict[str, dict[str, int]]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from vodflow.db.engine import get_engine
+        from vodflow.db.load_audit import counts_by_flow_run
+        from vodflow.db.urls import database_url
+
+        try:
+            return counts_by_flow_run(get_engine(database_url(settings)), flow_run_ids)
+        except (SQLAlchemyError, ValueError):
+            return {}
+
+    return read

@@ -58,8 +58,7 @@ def load_events(engine: Engine, batch: ValidatedBatch, ctx: LoadContext) -> Load
                 stale=0,
                 quarantined=len(batch.quarantined),
             )
-            cursor_after = batch.max_updated_at()
-            advance_cursor(cur, ctx, cursor_after)
+            cursor_after = advance_cursor(cur, ctx, batch.max_updated_at(), cursor_before)
             write_audit(cur, ctx, counts, "succeeded", cursor_before, cursor_after, None)
         sa_conn.commit()
     return counts

@@ -1,0 +1,333 @@
+"""End to end on the real local stack: backfills, manual runs through the Python API, the status overview,
+schedule changes and the late-run policy, all through the real Prefect server and process worker.
+
+One stack for the module (``vodflow up`` with the deployments); the tests run in file order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.stack.helpers import STACK_ENV_KEYS, Stack, kill_leftovers, recorded_pids, snapshot_tree, vodflow
+from vodflow.net import free_port
+
+pytestmark = pytest.mark.slow
+
+WEEK = ("2026-03-01", "2026-03-08")
+
+
+@pytest.fixture(scope="module")
+def stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
+    data_dir = server_dirs("orchestration-stack")
+    ports = {key: free_port() for key in STACK_ENV_KEYS[1:]}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VODFLOW_DATA_DIR", str(data_dir))
+        for key, port in ports.items():
+            mp.setenv(key, str(port))
+        for key in ("DATABASE_URL", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_PROFILES_PATH"):
+            mp.delenv(key, raising=False)
+        started = time.monotonic()
+        first = vodflow("up", timeout=600)
+        assert first.returncode == 0, first.stdout + first.stderr
+        stack = Stack(data_dir, ports, first, time.monotonic() - started, recorded_pids(data_dir))
+        stack.tree = snapshot_tree(stack.pids)
+        try:
+            yield stack
+        finally:
+            vodflow("down", timeout=120)
+            kill_leftovers(stack)
+
+
+def api_url(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.ports['VODFLOW_PREFECT_PORT']}/api"
+
+
+def python_api(stack: Stack, code: str, timeout: float = 600) -> Any:
+    """Run ``code`` (which prints one JSON line last) in a fresh interpreter, as a user's script would."""
+    env = {**os.environ, "PREFECT_API_URL": api_url(stack)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def flow_runs(stack: Stack, body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    response = httpx.post(f"{api_url(stack)}/flow_runs/filter", json={"limit": 200, **(body or {})}, trust_env=False)
+    response.raise_for_status()
+    return list(response.json())
+
+
+def due_runs(stack: Stack) -> list[dict[str, Any]]:
+    """Every run that is not a scheduler's future run (those are created ahead of time)."""
+    now = datetime.now(UTC).isoformat()
+    return flow_runs(stack, {"flow_runs": {"expected_start_time": {"before_": now}}})
+
+
+def database(stack: Stack) -> psycopg.Connection[Any]:
+    url = vodflow("db", "url").stdout.strip()
+    return psycopg.connect(url, autocommit=True)
+
+
+def sandbox_lumina_ids(stack: Stack, since: str, until: str) -> set[str]:
+    """What the provider serves for the window: the truth the backfill is checked against."""
+    base = f"http://127.0.0.1:{stack.ports['VODFLOW_SANDBOX_PORT']}/lumina/v1/titles"
+    ids: set[str] = set()
+    page = 1
+    while True:
+        params: dict[str, Any] = {"updated_since": f"{since}T00:00:00Z", "updated_until": f"{until}T00:00:00Z"}
+        response = httpx.get(base, params={**params, "page": page, "page_size": 200}, trust_env=False, timeout=30)
+        response.raise_for_status()
+        body = response.json()
+        ids |= {item["id"] for item in body["items"]}
+        if not body.get("next_page") and not body.get("has_more"):
+            break
+        page += 1
+    return ids
+
+
+def test_bad_requests_are_refused_before_any_run_exists(stack: Stack) -> None:
+    before = len(due_runs(stack))
+    result = python_api(
+        stack,
+        """
+import json
+from vodflow.api import backfill, trigger_ingestion, check_deployment
+errors = []
+for call in (
+    lambda: trigger_ingestion("lumina", colour="blue"),
+    lambda: check_deployment("ingest-nowhere/ingest-nowhere", {}),
+    lambda: backfill("lumina", "2026-03-08", "2026-03-01"),
+    lambda: backfill("lumina", "2026-03-01", "2026-06-01", chunk="60d"),
+    lambda: backfill("harbor", "2026-03-01", "2026-03-08"),
+    lambda: backfill("netflix", "2026-03-01", "2026-03-08"),
+    lambda: trigger_ingestion("netflix"),
+):
+    try:
+        call()
+        errors.append("accepted")
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+print(json.dumps(errors))
+""",
+    )
+    assert result[0] == (
+        "UnknownParameterError: ingest-lumina/ingest-lumina has no parameter 'colour'; it takes: end, start, transform"
+    )
+    assert result[1].startswith("DeploymentNotFoundError: deployment ingest-nowhere/ingest-nowhere does not exist;")
+    assert "backfill/backfill" in result[1] and "ingest-lumina/ingest-lumina" in result[1]
+    assert result[2].startswith("BackfillRequestError: start (2026-03-08T00:00:00+00:00) must be before end")
+    assert "larger than lumina serves in one window (31 days" in result[3]
+    assert "harbor delivers CSV files" in result[4]
+    assert (
+        result[5]
+        == result[6]
+        == "UnknownProviderError: unknown provider 'netflix'; known: lumina, atlas, harbor, meridian, events"
+    )
+    assert len(due_runs(stack)) == before
+
+
+def test_a_backfill_beside_a_live_run_loads_each_window_once(stack: Stack) -> None:
+    started = python_api(
+        stack,
+        f"""
+import json
+from vodflow.api import backfill, trigger_ingestion
+job = backfill("lumina", "{WEEK[0]}", "{WEEK[1]}", chunk="1d", max_concurrency=3)
+live = trigger_ingestion("lumina")
+print(json.dumps({{"backfill": str(job.flow_run_id), "name": job.name, "reused": job.reused,
+                   "total": job.windows_total, "live": str(live.flow_run_id)}}))
+""",
+    )
+    assert started["name"] == f"backfill/lumina/{WEEK[0]}..{WEEK[1]}"
+    assert (started["reused"], started["total"]) == (False, 7)
+
+    # vodflow status shows the backfill while it runs.
+    seen: dict[str, Any] | None = None
+    deadline = time.monotonic() + 120
+    while seen is None and time.monotonic() < deadline:
+        status = json.loads(vodflow("status", "--json", timeout=60).stdout)
+        seen = next((b for b in status["backfills"] if b["name"] == started["name"]), None)
+        time.sleep(1)
+    assert seen is not None, "the backfill never showed in vodflow status"
+    assert seen["windows_total"] == 7 and 0 <= seen["windows_done"] <= 7
+
+    # The CLI with the same request attaches to the same run and shows its progress until it ends.
+    attached = vodflow(
+        "backfill", "lumina", "--start", WEEK[0], "--end", WEEK[1], "--max-concurrency", "3", timeout=900
+    )
+    assert attached.returncode == 0, attached.stdout + attached.stderr
+    assert "already running or done: no new run" in attached.stdout
+    assert "windows: 7 of 7 completed, 0 failed" in attached.stdout
+
+    subflows = flow_runs(stack, {"flow_runs": {"parent_flow_run_id": {"any_": [started["backfill"]]}}})
+    children = [run for run in subflows if run["name"].startswith("lumina/")]
+    windows = sorted(run["name"] for run in children)
+    dbt = [run["name"] for run in subflows if run["name"].startswith("dbt/")]
+    assert dbt == [f"dbt/source:lumina+ source:ops.loads+ {WEEK[0]}..{WEEK[1]}"]
+    assert windows == [f"lumina/2026-03-0{d}..2026-03-0{d + 1}" for d in range(1, 8)]
+    assert {run["state_name"] for run in children} == {"Completed"}
+    assert all(str(run["idempotency_key"]).startswith("vodflow-backfill:lumina:") for run in children)
+
+    live = python_api(
+        stack,
+        f"""
+import json, uuid
+from vodflow.api import wait_for_run, _read_state
+run = wait_for_run(_read_state(uuid.UUID("{started["live"]}")), "ingest-lumina/ingest-lumina", timeout=600)
+print(json.dumps({{"state": run.state, "counts": run.counts}}, default=str))
+""",
+    )
+    assert live["state"] == "Completed"
+
+    served = sandbox_lumina_ids(stack, *WEEK)
+    with database(stack) as conn:
+        loaded = {
+            row[0]
+            for row in conn.execute(
+                "select provider_asset_id from raw.assets where provider = 'lumina' "
+                "and provider_updated_at >= %s and provider_updated_at < %s",
+                (
+                    datetime.fromisoformat(WEEK[0]).replace(tzinfo=UTC),
+                    datetime.fromisoformat(WEEK[1]).replace(tzinfo=UTC),
+                ),
+            )
+        }
+        quarantined = {
+            row[0]
+            for row in conn.execute(
+                "select distinct provider_asset_id from ops.quarantine where provider = 'lumina' "
+                "and provider_asset_id is not null"
+            )
+        }
+        duplicates = conn.execute(
+            "select count(*) - count(distinct (provider, provider_asset_id)) from raw.assets"
+        ).fetchone()
+        window_loads = conn.execute(
+            "select count(*), sum(received), sum(inserted + updated + unchanged + quarantined) from ops.loads "
+            "where flow_run_id = any(%s::uuid[])",
+            ([run["id"] for run in children],),
+        ).fetchone()
+    assert duplicates == (0,)
+    assert served, "the sandbox serves lumina rows every day of the window"
+    # Every row served in the week is in raw or in quarantine; nothing else is in raw for the week.
+    assert loaded <= served and served - loaded <= quarantined
+    assert window_loads[0] == 7 and window_loads[1] == window_loads[2] == len(served)
+    print(f"backfill: {len(served)} rows served in the week, {len(served - loaded)} quarantined, 7 windows")
+
+
+def test_re_running_a_completed_backfill_creates_no_run(stack: Stack) -> None:
+    before = {run["id"] for run in due_runs(stack)}
+    again = vodflow("backfill", "lumina", "--start", WEEK[0], "--end", WEEK[1], timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "no new run" in again.stdout and "windows: 7 of 7 completed" in again.stdout
+    assert {run["id"] for run in due_runs(stack)} == before
+
+
+def test_the_python_api_triggers_and_waits_for_a_run(stack: Stack) -> None:
+    result = python_api(
+        stack,
+        """
+import json
+from vodflow.api import trigger_ingestion
+states = []
+run = trigger_ingestion("events", wait=True, timeout=600, on_state=states.append, transform=False)
+print(json.dumps({"state": run.state, "name": run.name, "counts": run.counts, "states": states}, default=str))
+""",
+    )
+    assert result["state"] == "Completed"
+    assert result["name"].startswith("events/incremental-")
+    assert result["states"][-1] == "Completed" and len(result["states"]) >= 2
+    counts = result["counts"]
+    assert counts["status"] == "succeeded" and counts["received"] > 0
+    assert counts["received"] == counts["inserted"] + counts["updated"] + counts["unchanged"] + counts["quarantined"]
+
+
+def test_status_lists_every_deployment_with_its_last_and_next_run(stack: Stack) -> None:
+    status = json.loads(vodflow("status", "--json", timeout=60).stdout)
+    by_name = {row["deployment"]: row for row in status["deployments"]}
+    expected = {
+        "ingest-lumina/ingest-lumina",
+        "ingest-atlas/ingest-atlas",
+        "ingest-harbor/ingest-harbor",
+        "ingest-meridian/ingest-meridian",
+        "ingest-events/ingest-events",
+        "transform/transform",
+        "backfill/backfill",
+    }
+    assert expected <= set(by_name)
+    lumina = by_name["ingest-lumina/ingest-lumina"]
+    assert lumina["schedule"] == "every 900 s"
+    assert lumina["last_state"] == "Completed" and lumina["counts"]["received"] > 0
+    assert lumina["next_run"] is not None
+    assert by_name["backfill/backfill"]["last_run"] == f"backfill/lumina/{WEEK[0]}..{WEEK[1]}"
+    assert by_name["backfill/backfill"]["schedule"] == "-"
+    assert status["backfills"] == []
+    table = vodflow("status", timeout=60).stdout
+    assert "deployments" in table and "ingest-lumina/ingest-lumina" in table and "every 900 s" in table
+
+
+def test_a_schedule_changed_in_prefect_yaml_shows_after_a_redeploy(stack: Stack, tmp_path: Path) -> None:
+    from vodflow.settings import PROJECT_ROOT
+
+    changed = (
+        (PROJECT_ROOT / "prefect.yaml").read_text().replace("      - interval: 900\n", "      - interval: 600\n", 1)
+    )
+    prefect_file = tmp_path / "prefect.yaml"
+    prefect_file.write_text(changed)
+    result = python_api(
+        stack,
+        f"""
+import json
+from pathlib import Path
+from vodflow.deploy import deploy_all
+from vodflow.settings import get_settings
+deploy_all(get_settings(), Path({str(prefect_file)!r}))
+print(json.dumps("ok"))
+""",
+    )
+    assert result == "ok"
+    status = json.loads(vodflow("status", "--json", timeout=60).stdout)
+    by_name = {row["deployment"]: row for row in status["deployments"]}
+    assert by_name["ingest-lumina/ingest-lumina"]["schedule"] == "every 600 s"
+
+
+def test_the_late_run_policy_reads_the_real_schedule(stack: Stack) -> None:
+    """A scheduler-made run of ingest-lumina skips itself once the next one came due, and not before."""
+    result = python_api(
+        stack,
+        """
+import json
+from datetime import timedelta
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from vodflow.orchestration.late_runs import superseded_reason
+with get_client(sync_client=True) as client:
+    runs = client.read_flow_runs(
+        deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["ingest-lumina"])),
+        flow_run_filter=FlowRunFilter(state={"type": FlowRunFilterStateType(any_=[StateType.SCHEDULED])}),
+        limit=5,
+    )
+run = next(r for r in runs if r.auto_scheduled)
+start = run.expected_start_time
+print(json.dumps({
+    "soon": superseded_reason(str(run.id), now=start + timedelta(minutes=9)),
+    "late": superseded_reason(str(run.id), now=start + timedelta(minutes=11)),
+}))
+""",
+    )
+    assert result["soon"] is None  # the schedule is every 600 s since the previous test's redeploy
+    assert result["late"] is not None and "started 660 s late" in result["late"]

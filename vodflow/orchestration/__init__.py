@@ -1,0 +1,1 @@
+"""Orchestration beyond a single run: backfill plans, start-or-reuse of deployment runs, the late-run policy."""
