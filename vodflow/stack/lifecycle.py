@@ -165,6 +165,26 @@ def _deploy(settings: Settings, where: StackLayout) -> str:
     return "prefect.yaml deployed"
 
 
+def _apply_alerts(settings: Settings, where: StackLayout) -> str:
+    """Alert channels and automations (``vodflow automations apply``); details in ``logs/automations.log``.
+
+    The log and the outcome hold names and counts only: the webhook URL and SMTP password never leave the blocks.
+    """
+    from vodflow.alerts.apply import apply_alerts
+    from vodflow.alerts.definitions import DefinitionError
+
+    log = where.log("automations")
+    try:
+        result = apply_alerts(settings.prefect_api_url)
+    except (DefinitionError, ValueError) as exc:
+        log.write_text(f"{exc}\n")
+        raise StackError(f"applying the alert automations failed (the stack itself is up); see {log}") from exc
+    log.write_text("\n".join(result.lines()) + "\n")
+    unconfigured = [line.split(":")[0] for line in result.channels if "not configured" in line]
+    note = f"; not configured: {', '.join(unconfigured)}" if unconfigured else ""
+    return f"{len(result.created) + len(result.updated) + len(result.unchanged)} applied{note}"
+
+
 def up(settings: Settings, *, deploy: bool = True, reporter: Reporter | None = None) -> None:
     """Bring the stack up (or complete it): PostgreSQL, migrations, Prefect server, sandbox, pool, limit, worker.
 
@@ -200,6 +220,8 @@ def up(settings: Settings, *, deploy: bool = True, reporter: Reporter | None = N
         if deploy:
             with step(report, "deployments", "deploying") as current:
                 current.outcome = _deploy(settings, where)
+            with step(report, "automations", "applying") as current:
+                current.outcome = _apply_alerts(settings, where)
 
 
 @dataclass(frozen=True)
