@@ -26,7 +26,14 @@ def test_dbt_parse_succeeds_without_a_database(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
     marts = {node["name"]: node for node in models if node["fqn"][1:2] == ["marts"]}
-    assert set(marts) == {"dim_assets", "fct_supply_chain", "fct_deliveries", "fct_ingest_runs", "metrics_daily"}
+    assert set(marts) == {
+        "dim_assets",
+        "fct_supply_chain",
+        "fct_deliveries",
+        "fct_ingest_runs",
+        "metrics_daily",
+        "fct_metric_evaluations",
+    }
     for name, node in marts.items():
         # Every mart documented column by column, incremental, and under an enforced contract.
         assert node["description"].strip(), name
