@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+from datetime import date
 from types import TracebackType
 from typing import Any
 
@@ -115,8 +116,41 @@ class SandboxAdmin:
         return result
 
     def reset(self) -> None:
-        """Back to the initial state: catalogue, faults and request log."""
+        """Back to the initial state: catalogue, faults and request log (not the inbox)."""
         self._call("POST", "/admin/reset")
+
+    def add_live_days(
+        self, through: date | None = None, collapse: str | None = None, share: float | None = None
+    ) -> dict[str, Any]:
+        """Extend the events feed with live days up to ``through`` (default: yesterday), ``collapse`` on that day.
+
+        Idempotent: the same call again adds nothing. See :mod:`vodflow.sandbox.live`.
+
+        Args:
+            through: the last day served (a complete UTC day after 2026-10-31).
+            collapse: the provider whose deliveries collapse on ``through``; ``None`` for a normal day.
+            share: the share it still delivers (default 0.1).
+
+        Returns:
+            ``{"day", "collapse", "first_day", "events_added", "deliveries": {provider: count on the day}}``.
+
+        Raises:
+            httpx.HTTPStatusError: 400 for a day not allowed, 409 when the feed served that day otherwise.
+        """
+        body: dict[str, Any] = {"through": None if through is None else through.isoformat()}
+        if collapse is not None:
+            body["collapse"] = {"provider": collapse} | ({} if share is None else {"share": share})
+        result: dict[str, Any] = self._call("POST", "/admin/events/days", json=body)
+        return result
+
+    def inbox(self) -> list[dict[str, Any]]:
+        """Messages in the local Slack inbox, newest first: ``{"id", "received_at", "channel", "text", "payload"}``."""
+        messages: list[dict[str, Any]] = self._call("GET", "/inbox.json")["messages"]
+        return messages
+
+    def clear_inbox(self) -> int:
+        """Empty the inbox; returns how many messages it held."""
+        return int(self._call("DELETE", "/inbox")["cleared"])
 
     def close(self) -> None:
         """Close the underlying connection pool."""

@@ -35,10 +35,10 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vodflow.sandbox import atlas, harbor, meridian
 from vodflow.sandbox.catalogue import SEED, WINDOW_END, WINDOW_START, lumina_split, stable_fraction
@@ -46,6 +46,9 @@ from vodflow.sandbox.imperfect import Flaw
 from vodflow.sandbox.lumina import item_id
 from vodflow.sandbox.oplog import Op, OpLogStore
 from vodflow.sandbox.store import PublishError, PublishResult
+
+if TYPE_CHECKING:
+    from vodflow.sandbox.live import Collapse
 
 PROVIDER = "events"
 TYPES = ("delivered", "qc_passed", "qc_failed", "published")
@@ -163,7 +166,8 @@ def fractions(*parts: object) -> tuple[float, float, float, float]:
     return a / 2**64, b / 2**64, c / 2**64, d / 2**64
 
 
-def _lead(median_h: float, share: float) -> timedelta:
+def lead_time(median_h: float, share: float) -> timedelta:
+    """A log-normal lead time (spread :data:`_SIGMA`) with median ``median_h`` hours, at quantile ``share``."""
     share = min(max(share, 1e-6), 1 - 1e-6)
     hours = median_h * math.exp(_SIGMA * _NORMAL.inv_cdf(share))
     return timedelta(seconds=max(60, int(hours * 3600)))
@@ -183,23 +187,42 @@ def _event(
     }
 
 
-def chain(asset: Asset, start: datetime) -> list[Event]:
-    """The events of one asset from its first delivery at ``start``, in the order they occurred."""
+def chain(
+    asset: Asset,
+    start: datetime,
+    *,
+    key: str | None = None,
+    until: str = _WINDOW_END_TEXT,
+    delivers: Callable[[datetime, int], bool] | None = None,
+) -> list[Event]:
+    """The events of one asset from its first delivery at ``start``, in the order they occurred.
+
+    Args:
+        asset: whose chain it is.
+        start: the first delivery.
+        key: what event ids and draws derive from (default ``<provider>:<asset id>``: one chain per asset); the
+            live days (:mod:`vodflow.sandbox.live`) deliver an asset again under keys of their own.
+        until: events after this ``occurred_at`` text are not there (yet).
+        delivers: ``delivers(at, attempt)`` false means the delivery due at ``at`` did not happen (a collapsed
+            day): the chain stops there, as an asset waiting for its provider.
+    """
     profile = PROFILES[asset.provider]
-    key = f"{asset.provider}:{asset.provider_asset_id}"
+    key = key or f"{asset.provider}:{asset.provider_asset_id}"
     events: list[Event] = []
     at = start
     failures = 0
     attempt = 0
     while True:
+        if delivers is not None and not delivers(at, attempt):
+            return [event for event in events if event["occurred_at"] <= until]
         events.append(_event(f"{key}:delivered:{attempt}", asset, "delivered", at))
         qc_lead, verdict, reason_share, redeliver_lead = fractions("attempt", key, attempt)
-        at += _lead(profile.qc_median_h, qc_lead)
+        at += lead_time(profile.qc_median_h, qc_lead)
         fail_rate = profile.qc_fail_rate if failures == 0 else profile.qc_fail_rate / 2
         if failures < MAX_QC_FAILURES and verdict < fail_rate:
             reason = QC_REASONS[int(reason_share * len(QC_REASONS))]
             events.append(_event(f"{key}:qc_failed:{attempt}", asset, "qc_failed", at, reason=reason))
-            at += _lead(profile.redeliver_median_h, redeliver_lead)
+            at += lead_time(profile.redeliver_median_h, redeliver_lead)
             failures += 1
             attempt += 1
             continue
@@ -212,10 +235,10 @@ def chain(asset: Asset, start: datetime) -> list[Event]:
     for n in range(count):
         platform = PLATFORMS[(first + n) % len(PLATFORMS)]
         share = leads[n] if n < len(leads) else fractions("publish-lead", key, platform)[0]
-        moment = at + _lead(profile.publish_median_h, share)
+        moment = at + lead_time(profile.publish_median_h, share)
         published.append(_event(f"{key}:published:{platform}", asset, "published", moment, platform=platform))
     events.extend(sorted(published, key=lambda event: event["occurred_at"]))
-    return [event for event in events if event["occurred_at"] <= _WINDOW_END_TEXT]
+    return [event for event in events if event["occurred_at"] <= until]
 
 
 def _starts(keys: Sequence[str]) -> dict[str, datetime]:
@@ -338,6 +361,27 @@ def malform(events: Iterable[Event]) -> list[Event]:
 _REPLAY = ("delivered", "qc_failed", "delivered", "qc_passed", "published")
 
 
+@dataclass(frozen=True)
+class LiveDays:
+    """What :meth:`EventsStore.add_days` did: the day asked for, its collapse, and its deliveries per provider."""
+
+    day: date
+    collapse: Collapse | None
+    first: date | None
+    added: int
+    deliveries: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        """The admin API's answer."""
+        return {
+            "day": self.day.isoformat(),
+            "collapse": None if self.collapse is None else self.collapse.to_json(),
+            "first_day": None if self.first is None else self.first.isoformat(),
+            "events_added": self.added,
+            "deliveries": self.deliveries,
+        }
+
+
 class EventsStore(OpLogStore):
     """The event stream, with publish and persistence (``events.json``); see the module docstring."""
 
@@ -355,8 +399,13 @@ class EventsStore(OpLogStore):
         self._stream = stream
         self._events: list[Event] = list(stream.events)
         self._by_id = {event["event_id"]: event for event in stream.events}
+        self._live: dict[date, Collapse | None] = {}
+        self._feed_end = WINDOW_END.date()
 
     def _apply(self, op: Op) -> None:
+        if op["op"] == "days":
+            self._apply_days(op)
+            return
         if op["op"] == "duplicate":
             self._events.append(self._by_id[op["event_id"]])
             return
@@ -399,6 +448,82 @@ class EventsStore(OpLogStore):
             ops.extend({"op": "duplicate", "event_id": eid} for eid in chosen)
             new_ids = [event_id(f"published-{seq}-{n}") for n in range(new)]
             return ops, PublishResult(new=new_ids, changed=chosen)
+
+    # -- live days (vodflow.sandbox.live) ------------------------------------------------------------------------
+
+    def _apply_days(self, op: Op) -> None:
+        from vodflow.sandbox.live import Collapse, day_end, live_events
+
+        first, last = date.fromisoformat(op["first"]), date.fromisoformat(op["last"])
+        after = day_end(self._feed_end)
+        for offset in range((last - first).days + 1):
+            self._live[first + timedelta(days=offset)] = None
+        self._live[last] = None if op["collapse"] is None else Collapse(**op["collapse"])
+        added = live_events(self._assets, self._live, after, last)
+        self._events.extend(added)
+        self._by_id.update((event["event_id"], event) for event in added)
+        self._feed_end = last
+
+    def add_days(self, through: date | None = None, collapse: Collapse | None = None) -> LiveDays:
+        """Serve live days up to ``through`` (default: yesterday), ``collapse`` on that last day; idempotent.
+
+        The days added are those after the feed's end (at most :data:`~vodflow.sandbox.live.MAX_DAYS`, the
+        earlier ones stay empty). Asking again for a day the feed holds, with the same collapse, changes nothing.
+
+        Raises:
+            ValueError: ``through`` is in the initial window, or not over yet (today or later), or ``collapse``
+                names an unknown provider or a share outside [0, 1).
+            PublishError: the feed already served ``through`` otherwise (it cannot be rewritten).
+        """
+        from vodflow.sandbox.live import FIRST_LIVE_DAY, MAX_DAYS
+
+        with self._lock:
+            yesterday = self._clock().astimezone(UTC).date() - timedelta(days=1)
+            through = through or yesterday
+            if through < FIRST_LIVE_DAY:
+                raise ValueError(f"{through} is in the initial window (up to {WINDOW_END.date()}): pick a later day")
+            if through > yesterday:
+                today = yesterday + timedelta(days=1)
+                raise ValueError(f"{through} is not over yet (the sandbox's clock says {today})")
+            if collapse is not None and (collapse.provider not in PROFILES or not 0 <= collapse.share < 1):
+                raise ValueError(f"collapse: provider one of {sorted(PROFILES)}, share in [0, 1); got {collapse}")
+            if through <= self._feed_end:
+                held = self._live.get(through)
+                if through in self._live and held == collapse:
+                    return self._days_result(through, added=0)
+                what = "normally" if held is None else f"with {held.provider} at {held.share:g}"
+                raise PublishError(
+                    f"the feed already served {through} {what}: a served day cannot change; pick a later day"
+                )
+            first = max(self._feed_end + timedelta(days=1), through - timedelta(days=MAX_DAYS - 1))
+            op: Op = {
+                "op": "days",
+                "first": first.isoformat(),
+                "last": through.isoformat(),
+                "collapse": None if collapse is None else collapse.to_json(),
+            }
+            before = len(self._events)
+            self._apply(op)
+            self._ops.append(op)
+            self._save()
+            return self._days_result(through, added=len(self._events) - before, first=first)
+
+    def _days_result(self, day: date, *, added: int, first: date | None = None) -> LiveDays:
+        from vodflow.sandbox.live import deliveries_on
+
+        return LiveDays(
+            day=day,
+            collapse=self._live.get(day),
+            first=first,
+            added=added,
+            deliveries=deliveries_on(self._events, day),
+        )
+
+    @property
+    def feed_end(self) -> date:
+        """The last day the feed holds (2026-10-31 until live days are added)."""
+        with self._lock:
+            return self._feed_end
 
     # -- queries -----------------------------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ Endpoints (see ``README.md`` in this package):
 * ``GET /meridian/v1/packages?since=&page=&page_size=``, ``GET /meridian/v1/packages/{id}/{major}.{minor}.xml``
 * ``GET /events/v1/events?since=&cursor=&limit=``
 * ``POST /admin/publish``, ``GET|POST|DELETE /admin/faults``, ``GET /admin/requests``, ``GET /admin/bad-items``,
-  ``POST /admin/reset``
+  ``POST /admin/reset``, ``POST /admin/events/days`` (live days of the events feed, a collapse)
+* ``POST /inbox/slack``, ``GET /inbox``, ``GET /inbox.json``, ``DELETE /inbox``: the local Slack inbox
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +40,8 @@ from vodflow.sandbox.catalogue import LUMINA_DEFAULT_SIZE
 from vodflow.sandbox.events import EventsStore, Sizes
 from vodflow.sandbox.faults import HTTP_DATE, Fault, FaultKind, FaultQueue, parse_fault
 from vodflow.sandbox.harbor import HARBOR_DEFAULT_ROWS
+from vodflow.sandbox.inbox import Inbox, render_html, slack_payload_problem
+from vodflow.sandbox.live import DEFAULT_SHARE, Collapse
 from vodflow.sandbox.lumina import malform
 from vodflow.sandbox.meridian import MERIDIAN_DEFAULT_SIZE, MeridianStore
 from vodflow.sandbox.oplog import ProviderStore, check_state_file
@@ -57,6 +60,8 @@ from vodflow.sandbox.store import LuminaStore, PublishError
 logger = logging.getLogger(__name__)
 
 _JSON = "application/json; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
 _XML = "application/xml; charset=utf-8"
 _HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>{provider} - scheduled maintenance</title></head>"
@@ -204,6 +209,7 @@ class Sandbox:
         )
         self.faults = FaultQueue()
         self.requests = RequestLog()
+        self.inbox = Inbox()
 
     @property
     def atlas(self) -> AtlasStore:
@@ -226,7 +232,10 @@ class Sandbox:
             self.providers[name]
 
     def reset(self) -> None:
-        """Initial state: every provider's catalogue, no faults, an empty request log."""
+        """Initial state: every provider's catalogue, no faults, an empty request log.
+
+        The inbox is kept: it holds what the stack's alerts said, not provider state (``DELETE /inbox`` empties it).
+        """
         self.providers.reset()
         self.faults.clear()
         self.requests.clear()
@@ -496,6 +505,60 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.sandbox.reset()
         self._send_json(200, {"status": "reset"})
 
+    def _events_days(self, query: str) -> None:
+        body = self._body()
+        unknown = sorted(set(body) - {"through", "collapse"})
+        if unknown:
+            raise HttpError(400, f"unknown field(s) {unknown}; known: through, collapse")
+        try:
+            through = None if body.get("through") is None else date.fromisoformat(str(body["through"]))
+            collapse = _collapse(body.get("collapse"))
+            result = self.server.sandbox.events.add_days(through, collapse)
+        except PublishError as exc:  # a ValueError too: first
+            raise HttpError(409, str(exc)) from None
+        except ValueError as exc:
+            raise HttpError(400, str(exc)) from None
+        self._send_json(200, result.to_json())
+
+    # -- the local Slack inbox (vodflow.sandbox.inbox) ---------------------------------------------------------
+
+    def _inbox_slack(self, query: str) -> None:
+        try:
+            payload = self._body()
+        except HttpError as exc:
+            if exc.status != 400:
+                raise
+            self._send(400, b"invalid_payload", _TEXT)  # Slack's own words, as plain text
+            return
+        problem = slack_payload_problem(payload)
+        if problem is not None:
+            self._send(400, problem.encode(), _TEXT)
+            return
+        self.server.sandbox.inbox.add("slack", payload)
+        self._send(200, b"ok", _TEXT)
+
+    def _inbox_page(self, query: str) -> None:
+        self._send(200, render_html(self.server.sandbox.inbox.messages()).encode(), _HTML)
+
+    def _inbox_json(self, query: str) -> None:
+        self._send_json(200, {"messages": [m.to_json() for m in self.server.sandbox.inbox.messages()]})
+
+    def _inbox_clear(self, query: str) -> None:
+        self._body()
+        self._send_json(200, {"cleared": self.server.sandbox.inbox.clear()})
+
+
+def _collapse(value: Any) -> Collapse | None:
+    """``{"provider": P, "share": S}`` (share default 0.1) from a request, or ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= {"provider", "share"} or "provider" not in value:
+        raise ValueError('collapse must be {"provider": NAME, "share": FRACTION} (share optional)')
+    share = value.get("share", DEFAULT_SHARE)
+    if isinstance(share, bool) or not isinstance(share, int | float):
+        raise ValueError("collapse.share must be a number in [0, 1)")
+    return Collapse(str(value["provider"]), float(share))
+
 
 def _retry_after(value: int | str | None) -> str:
     if value == HTTP_DATE:
@@ -512,6 +575,11 @@ _ADMIN_ROUTES: dict[tuple[str, str], Callable[[_Handler, str], None]] = {
     ("GET", "/admin/requests"): _Handler._requests,
     ("GET", "/admin/bad-items"): _Handler._bad_items,
     ("POST", "/admin/reset"): _Handler._reset,
+    ("POST", "/admin/events/days"): _Handler._events_days,
+    ("POST", "/inbox/slack"): _Handler._inbox_slack,
+    ("GET", "/inbox"): _Handler._inbox_page,
+    ("GET", "/inbox.json"): _Handler._inbox_json,
+    ("DELETE", "/inbox"): _Handler._inbox_clear,
 }
 
 
