@@ -7,6 +7,7 @@ name, and then checks that no process it started (or any descendant of one) is s
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 
@@ -171,18 +172,24 @@ def _apply_alerts(settings: Settings, where: StackLayout) -> str:
     The log and the outcome hold names and counts only: the webhook URL and SMTP password never leave the blocks.
     """
     from vodflow.alerts.apply import apply_alerts
+    from vodflow.alerts.channels import SLACK_WEBHOOK_ENV, slack_webhook_url
     from vodflow.alerts.definitions import DefinitionError
 
     log = where.log("automations")
+    env = dict(os.environ)
+    inbox_note = ""
+    if not env.get(SLACK_WEBHOOK_ENV, "").strip():  # no Slack of its own: this stack's sandbox inbox receives them
+        env[SLACK_WEBHOOK_ENV] = slack_webhook_url(env, api_url=settings.prefect_api_url, settings=settings) or ""
+        inbox_note = f"; Slack messages: {settings.sandbox_url}/inbox"
     try:
-        result = apply_alerts(settings.prefect_api_url)
+        result = apply_alerts(settings.prefect_api_url, env=env)
     except (DefinitionError, ValueError) as exc:
         log.write_text(f"{exc}\n")
         raise StackError(f"applying the alert automations failed (the stack itself is up); see {log}") from exc
-    log.write_text("\n".join(result.lines()) + "\n")
+    log.write_text("\n".join(result.lines()) + "\n" + (f"{inbox_note[2:]}\n" if inbox_note else ""))
     unconfigured = [line.split(":")[0] for line in result.channels if "not configured" in line]
     note = f"; not configured: {', '.join(unconfigured)}" if unconfigured else ""
-    return f"{len(result.created) + len(result.updated) + len(result.unchanged)} applied{note}"
+    return f"{len(result.created) + len(result.updated) + len(result.unchanged)} applied{note}{inbox_note}"
 
 
 def up(settings: Settings, *, deploy: bool = True, reporter: Reporter | None = None) -> None:
