@@ -1,7 +1,12 @@
-"""``vodflow demo``: the README's first command — stack up, every provider ingested once, where to look."""
+"""``vodflow demo``: the README's first command — stack up, every provider ingested once, where to look.
+
+``vodflow demo anomaly`` is the anomaly demo instead (vodflow/cli/demo_anomaly.py): a provider's deliveries
+collapse for a day, the stack detects it and the local Slack inbox shows the message.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -11,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from vodflow.cli.errors import fail, known_errors
-from vodflow.settings import get_settings
+from vodflow.settings import Settings, get_settings
 
 console = Console(highlight=False, width=120)  # wide enough for the counts table in a log or CI
 
@@ -70,7 +75,40 @@ def _generate_docs() -> str | None:
     return None
 
 
+class DemoMode(StrEnum):
+    """What ``vodflow demo`` shows besides the default tour."""
+
+    ANOMALY = "anomaly"
+
+
+_PROVIDERS = ("lumina", "atlas", "harbor", "meridian")  # those with deliveries in the events feed
+
+
+def _alerts_line(settings: Settings) -> str:
+    """Where the stack's Slack alerts can be read: the sandbox's inbox, unless a real webhook is set."""
+    from vodflow.alerts.channels import SLACK_WEBHOOK_ENV, local_inbox_url, slack_webhook_url
+
+    inbox = local_inbox_url(settings)
+    if slack_webhook_url(api_url=settings.prefect_api_url, settings=settings) == inbox:
+        return f"Alerts (Slack inbox)    {inbox.removesuffix('/slack')}"
+    return f"Alerts                  your Slack channel ({SLACK_WEBHOOK_ENV})"
+
+
 def demo(
+    mode: Annotated[
+        DemoMode | None,
+        typer.Argument(
+            help="anomaly: a provider's deliveries collapse for yesterday; the stack detects it and the inbox "
+            "shows the Slack message. Omit for the tour of every provider.",
+            show_default=False,
+        ),
+    ] = None,
+    provider: Annotated[
+        str, typer.Option(help="anomaly: the provider whose deliveries collapse (lumina, atlas, harbor, meridian).")
+    ] = "meridian",
+    share: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="anomaly: the share of its usual deliveries it still makes.")
+    ] = 0.1,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each provider's run.")] = 900,
 ) -> None:
     """Start (or reuse) the local stack, run every provider's ingestion through the worker, print the results.
@@ -78,13 +116,21 @@ def demo(
     Then regenerate the dbt docs, which the stack's docs server shows with the lineage graph.
 
     Running it again is safe: the stack is reused and the second ingestion finds everything unchanged.
+    `vodflow demo anomaly [--provider P]`: the anomaly demo instead (safe to re-run: no second message).
     """
     from vodflow.api import trigger_ingestion
     from vodflow.cli.stack import up
     from vodflow.providers import INGESTIBLE
 
+    if mode is DemoMode.ANOMALY and provider not in _PROVIDERS:
+        fail(f"unknown provider {provider!r}; one of: {', '.join(_PROVIDERS)}")
     up(no_deploy=False)
     settings = get_settings()
+    if mode is DemoMode.ANOMALY:
+        from vodflow.cli.demo_anomaly import run_anomaly_demo
+
+        run_anomaly_demo(console, provider, share, timeout)
+        return
     with known_errors():
         _ensure_sandbox_registry()
     _ensure_harbor_drop()
@@ -111,6 +157,7 @@ def demo(
     console.print(f"\nPrefect UI (flow runs)  {settings.prefect_ui_url}/runs")
     console.print(f"Provider sandbox        {settings.sandbox_url}")
     console.print(f"dbt docs (lineage)      {settings.docs_url}")
+    console.print(_alerts_line(settings))
     console.print('Database                psql "$(.venv/bin/vodflow db url)"')
     console.print("The stack keeps running; stop it with `.venv/bin/vodflow down`.")
     if failed:
