@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from vodflow.cli import automations, backfill, demo, docs, eidr, ingest, stack
+from vodflow.cli import automations, backfill, demo, docs, eidr, health, ingest, stack
 
 app = typer.Typer(
     name="vodflow",
@@ -20,6 +20,7 @@ backfill.register(app)
 demo.register(app)
 docs.register(app)
 eidr.register(app)
+health.register(app)
 ingest.register(app)
 stack.register(app)
 

@@ -6,6 +6,10 @@ see :mod:`vodflow.dbt.docs`), never lists a folder, answers ``/healthz`` for the
 a page saying how to generate the docs while there are none yet, so the stack can start it before the first
 build. It binds loopback by default (``VODFLOW_HOST``) and stops cleanly on SIGINT and SIGTERM.
 
+It also serves the Data Health Check reports (``<data dir>/reports``, written by the ``health-check`` flow) under
+``/health/``: ``/health/`` is the latest, ``/health/health-<day>.html`` a given day's. Only those names are
+answered, so nothing else in the data folder can be read through it.
+
 It lives in ``vodflow.stack``, not ``vodflow.dbt``: importing the latter loads dbt and prefect-dbt (seconds and
 150 MB), which a file server does not need.
 """
@@ -16,6 +20,7 @@ import argparse
 import io
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -32,6 +37,8 @@ from vodflow.settings import get_settings
 logger = logging.getLogger("vodflow.docs")
 
 HEALTH_PATH = "/healthz"
+REPORTS_PREFIX = "/health/"
+_REPORT_NAME = re.compile(r"^health-(latest|\d{4}-\d{2}-\d{2})\.html$")
 
 PLACEHOLDER = b"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vodflow dbt docs</title></head>
@@ -42,20 +49,54 @@ PLACEHOLDER = b"""<!doctype html>
 </body></html>
 """
 
+NO_REPORT = b"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>vodflow health report</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
+<h1>No health report yet</h1>
+<p>Run <code>vodflow health</code> (or the <code>health-check</code> deployment), then reload this page.</p>
+</body></html>
+"""
+
 
 class DocsRequestHandler(SimpleHTTPRequestHandler):
     """Serves files of one folder (``directory``); no listings, a placeholder index, quiet logs."""
 
     server_version = "vodflow-docs"
 
+    def __init__(self, *args: Any, reports: Path | None = None, **kwargs: Any) -> None:
+        self.reports = reports
+        super().__init__(*args, **kwargs)
+
     def send_head(self) -> Any:
-        """Answer ``/healthz`` and a missing index ourselves; everything else as a plain static file."""
+        """Answer ``/healthz``, the health reports and a missing index ourselves; the rest as plain static files."""
         path = urlsplit(self.path).path
         if path == HEALTH_PATH:
             return self._send_bytes(b"ok\n", "text/plain; charset=utf-8")
+        if path == REPORTS_PREFIX.rstrip("/"):
+            self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+            self.send_header("Location", REPORTS_PREFIX)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if path.startswith(REPORTS_PREFIX):
+            return self._send_report(path.removeprefix(REPORTS_PREFIX) or "health-latest.html")
         if path in ("/", "/index.html") and not (Path(self.directory) / "index.html").is_file():
             return self._send_bytes(PLACEHOLDER, "text/html; charset=utf-8")
         return super().send_head()
+
+    def _send_report(self, name: str) -> io.BytesIO | None:
+        """A report by its exact file name (no path, no other file); the latest's absence gets a hint page."""
+        if self.reports is None or not _REPORT_NAME.match(name):
+            self.send_error(HTTPStatus.NOT_FOUND, "not found")
+            return None
+        try:
+            body = (self.reports / name).read_bytes()
+        except FileNotFoundError:
+            if name == "health-latest.html":
+                return self._send_bytes(NO_REPORT, "text/html; charset=utf-8")
+            self.send_error(HTTPStatus.NOT_FOUND, "no report for that day")
+            return None
+        return self._send_bytes(body, "text/html; charset=utf-8")
 
     def _send_bytes(self, body: bytes, content_type: str) -> io.BytesIO:
         self.send_response(HTTPStatus.OK)
@@ -79,9 +120,10 @@ class DocsServer(ThreadingHTTPServer):
 
     daemon_threads = True  # a browser's keep-alive connection must not hold up a stop
 
-    def __init__(self, host: str, port: int, folder: Path) -> None:
+    def __init__(self, host: str, port: int, folder: Path, reports: Path | None = None) -> None:
         self.folder = folder
-        super().__init__((host, port), partial(DocsRequestHandler, directory=str(folder)))
+        self.reports = reports if reports is not None else get_settings().data_dir / "reports"
+        super().__init__((host, port), partial(DocsRequestHandler, directory=str(folder), reports=self.reports))
 
     @property
     def url(self) -> str:
@@ -113,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dir", type=Path, default=settings.dbt_docs_dir, help="the folder to serve (default: %(default)s)"
     )
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=settings.data_dir / "reports",
+        help="the health reports served under /health/ (default: %(default)s)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -122,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        server = DocsServer(args.host, args.port, args.dir)
+        server = DocsServer(args.host, args.port, args.dir, args.reports_dir)
     except OSError as exc:
         logger.error("cannot start the docs server on %s:%s: %s", args.host, args.port, exc)
         return 2
