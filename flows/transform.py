@@ -168,9 +168,9 @@ def _emit_test_events(summary: DbtBuildSummary, select: list[str] | None) -> Non
                     "prefect.resource.name": provider,
                 }
             )
-    for node in [*summary.failures, *summary.warnings]:
-        if node.resource_type not in TEST_RESOURCE_TYPES:
-            continue
+    tests = [node for node in [*summary.failures, *summary.warnings] if node.resource_type in TEST_RESOURCE_TYPES]
+    warned = [node.name for node in tests if node.status == "warn"]
+    for node in tests:
         emit_event(
             event="vodflow.dbt.test_failed",
             resource={"prefect.resource.id": f"vodflow.dbt.{node.name}", "prefect.resource.name": node.name},
@@ -180,5 +180,8 @@ def _emit_test_events(summary: DbtBuildSummary, select: list[str] | None) -> Non
                 "status": node.status,
                 "severity": "warn" if node.status == "warn" else "error",
                 "message": node.message,
+                # The whole build's warnings, so one digest message can name them all (vodflow/alerts).
+                "warnings_in_build": len(warned),
+                "warned_tests": warned[:20],
             },
         )

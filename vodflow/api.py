@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from prefect.client.orchestration import get_client
@@ -64,6 +64,7 @@ def deployment_name(provider: str) -> str:
 
 
 BACKFILL_DEPLOYMENT = "backfill/backfill"
+ANOMALY_CHECK_DEPLOYMENT = "anomaly-check/anomaly-check"
 
 
 def _existing_deployments() -> list[str]:
@@ -165,6 +166,28 @@ def trigger_ingestion(
         state = (flow_run.state.name if flow_run.state else None) or "Scheduled"
         return IngestionRun(flow_run.id, flow_run.name or "", name, state, parameters=params)
     return wait_for_run(flow_run, name, timeout=timeout, on_state=on_state)
+
+
+def trigger_anomaly_check(
+    *,
+    as_of: date | None = None,
+    days: int = 1,
+    wait: bool = False,
+    timeout: float = 900,
+    on_state: Callable[[str], None] | None = None,
+) -> IngestionRun:
+    """Run the ``anomaly-check`` deployment for the ``days`` days ending on ``as_of`` (default: yesterday, UTC)."""
+    params: dict[str, Any] = {"days": days}
+    if as_of is not None:
+        params["as_of"] = as_of.isoformat()
+    check_deployment(ANOMALY_CHECK_DEPLOYMENT, params)
+    flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync context: never a coroutine
+        ANOMALY_CHECK_DEPLOYMENT, parameters=params, timeout=0, as_subflow=False
+    )
+    if not wait:
+        state = (flow_run.state.name if flow_run.state else None) or "Scheduled"
+        return IngestionRun(flow_run.id, flow_run.name or "", ANOMALY_CHECK_DEPLOYMENT, state, parameters=params)
+    return wait_for_run(flow_run, ANOMALY_CHECK_DEPLOYMENT, timeout=timeout, on_state=on_state)
 
 
 @dataclass

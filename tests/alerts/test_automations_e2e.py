@@ -159,11 +159,15 @@ def test_recovery_is_announced_once(
 def test_quarantined_share_above_the_limit_is_announced_below_is_not(
     alerts_server: PrefectServer, slack_receiver: SlackReceiver, applied: dict[str, UUID]
 ) -> None:
-    def quarantined(provider: str, quarantined: int, received: int) -> dict[str, Any]:
-        # The shape tasks/events.py emits.
+    def quarantined(provider: str, quarantined: int, received: int, level: str = "new") -> dict[str, Any]:
+        # The shape tasks/events.py emits (level: tasks.events.quarantine_alert_level).
         return {
             "event": "vodflow.ingest.quarantined",
-            "resource": {"prefect.resource.id": f"vodflow.provider.{provider}", "prefect.resource.name": provider},
+            "resource": {
+                "prefect.resource.id": f"vodflow.provider.{provider}",
+                "prefect.resource.name": provider,
+                "vodflow.quarantine-alert": level,
+            },
             "payload": {
                 "load_id": "load-1",
                 "quarantined": quarantined,
@@ -177,7 +181,7 @@ def test_quarantined_share_above_the_limit_is_announced_below_is_not(
         }
 
     sent = time.monotonic()
-    emit(alerts_server.api_url, [quarantined("atlas", 3, 1000), quarantined("lumina", 120, 1000)])
+    emit(alerts_server.api_url, [quarantined("atlas", 3, 1000, "below"), quarantined("lumina", 120, 1000)])
     message = slack_receiver.wait_for("lumina: 12.0 % of rows quarantined")
     _latency("quarantined share → Slack", sent, message.at)
     assert message.text == (
@@ -186,8 +190,11 @@ def test_quarantined_share_above_the_limit_is_announced_below_is_not(
         "Top reasons: title_not_blank (118), eidr_check_character (2)\n"
         f"Health report: {HEALTH_REPORT}"
     )
+    # The next run still above the share is the same incident: no second message.
+    emit(alerts_server.api_url, [quarantined("lumina", 130, 1000, "ongoing")])
     time.sleep(QUIET)
     assert len(slack_receiver.matching("lumina: 12.0 %")) == 1
+    assert slack_receiver.matching("lumina: 13.0 %") == []
     assert slack_receiver.matching("atlas: 0.3 %") == []
 
 
@@ -206,6 +213,8 @@ def test_dbt_warnings_make_one_digest(
                 "status": "warn",
                 "severity": "warn",
                 "message": f"Got {i} results, configured to warn if != 0",
+                "warnings_in_build": 20,
+                "warned_tests": [f"warn_test_{n}" for n in range(20)],
             },
         }
         for i in range(20)
@@ -214,7 +223,11 @@ def test_dbt_warnings_make_one_digest(
     emit(alerts_server.api_url, warnings)
     message = slack_receiver.wait_for("dbt warnings in the last", timeout=DIGEST_SECONDS + 30)
     _latency(f"20 dbt warnings → one digest (window {DIGEST_SECONDS} s)", sent, message.at)
-    assert message.text.startswith(f":warning: dbt warnings in the last {DIGEST_SECONDS} s\nLatest: warn_test_")
+    assert message.text.startswith(
+        f":warning: dbt warnings in the last {DIGEST_SECONDS} s\n"
+        "20 warning(s) in the latest build: warn_test_0, warn_test_1, "
+    )
+    assert "\nLatest: warn_test_" in message.text
     time.sleep(DIGEST_SECONDS / 2)
     assert len(slack_receiver.matching("dbt warnings in the last")) == 1
 

@@ -137,6 +137,9 @@ def test_dbt_digest_is_about_warnings_only() -> None:
         }
 
     assert _render(body, test_failed("warn")) == "Latest: t: Got 3 results"
+    digest = test_failed("warn")
+    digest["payload"] |= {"warnings_in_build": 2, "warned_tests": ["t", "u"]}
+    assert _render(body, digest) == "2 warning(s) in the latest build: t, u\nLatest: t: Got 3 results"
     assert _render(body, test_failed("error")) == ""  # a failing error test fails the run: that one is announced
 
 

@@ -1,17 +1,16 @@
 """End to end on the real local stack: backfills, manual runs through the Python API, the status overview,
-schedule changes and the late-run policy, all through the real Prefect server and process worker.
+schedule changes and the late-run policy, the anomaly check and failed alert deliveries, all through the real
+Prefect server and process worker.
 
-One stack for the module (``vodflow up`` with the deployments); the tests run in file order.
+The package's stack (tests/e2e/conftest.py); the tests run in file order.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,43 +19,20 @@ import httpx
 import psycopg
 import pytest
 
-from tests.stack.helpers import STACK_ENV_KEYS, Stack, kill_leftovers, recorded_pids, snapshot_tree, vodflow
-from vodflow.net import free_port
+from tests.stack.helpers import Stack, vodflow
 
 pytestmark = pytest.mark.slow
 
 WEEK = ("2026-03-01", "2026-03-08")
 
 
-@pytest.fixture(scope="module")
-def stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
-    data_dir = server_dirs("orchestration-stack")
-    ports = {key: free_port() for key in STACK_ENV_KEYS[1:]}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VODFLOW_DATA_DIR", str(data_dir))
-        for key, port in ports.items():
-            mp.setenv(key, str(port))
-        for key in ("DATABASE_URL", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_PROFILES_PATH"):
-            mp.delenv(key, raising=False)
-        started = time.monotonic()
-        first = vodflow("up", timeout=600)
-        assert first.returncode == 0, first.stdout + first.stderr
-        stack = Stack(data_dir, ports, first, time.monotonic() - started, recorded_pids(data_dir))
-        stack.tree = snapshot_tree(stack.pids)
-        try:
-            yield stack
-        finally:
-            vodflow("down", timeout=120)
-            kill_leftovers(stack)
-
-
 def api_url(stack: Stack) -> str:
-    return f"http://127.0.0.1:{stack.ports['VODFLOW_PREFECT_PORT']}/api"
+    return stack.api_url
 
 
 def python_api(stack: Stack, code: str, timeout: float = 600) -> Any:
     """Run ``code`` (which prints one JSON line last) in a fresh interpreter, as a user's script would."""
-    env = {**os.environ, "PREFECT_API_URL": api_url(stack)}
+    env = {**stack.env, "PREFECT_API_URL": api_url(stack)}
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -77,7 +53,7 @@ def due_runs(stack: Stack) -> list[dict[str, Any]]:
 
 
 def database(stack: Stack) -> psycopg.Connection[Any]:
-    url = vodflow("db", "url").stdout.strip()
+    url = vodflow("db", "url", env=stack.env).stdout.strip()
     return psycopg.connect(url, autocommit=True)
 
 
@@ -158,7 +134,7 @@ print(json.dumps({{"backfill": str(job.flow_run_id), "name": job.name, "reused":
     seen: dict[str, Any] | None = None
     deadline = time.monotonic() + 120
     while seen is None and time.monotonic() < deadline:
-        status = json.loads(vodflow("status", "--json", timeout=60).stdout)
+        status = json.loads(vodflow("status", "--json", timeout=60, env=stack.env).stdout)
         seen = next((b for b in status["backfills"] if b["name"] == started["name"]), None)
         time.sleep(1)
     assert seen is not None, "the backfill never showed in vodflow status"
@@ -166,7 +142,7 @@ print(json.dumps({{"backfill": str(job.flow_run_id), "name": job.name, "reused":
 
     # The CLI with the same request attaches to the same run and shows its progress until it ends.
     attached = vodflow(
-        "backfill", "lumina", "--start", WEEK[0], "--end", WEEK[1], "--max-concurrency", "3", timeout=900
+        "backfill", "lumina", "--start", WEEK[0], "--end", WEEK[1], "--max-concurrency", "3", timeout=900, env=stack.env
     )
     assert attached.returncode == 0, attached.stdout + attached.stderr
     assert "already running or done: no new run" in attached.stdout
@@ -230,7 +206,7 @@ print(json.dumps({{"state": run.state, "counts": run.counts}}, default=str))
 
 def test_re_running_a_completed_backfill_creates_no_run(stack: Stack) -> None:
     before = {run["id"] for run in due_runs(stack)}
-    again = vodflow("backfill", "lumina", "--start", WEEK[0], "--end", WEEK[1], timeout=300)
+    again = vodflow("backfill", "lumina", "--start", WEEK[0], "--end", WEEK[1], timeout=300, env=stack.env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "no new run" in again.stdout and "windows: 7 of 7 completed" in again.stdout
     assert {run["id"] for run in due_runs(stack)} == before
@@ -256,7 +232,7 @@ print(json.dumps({"state": run.state, "name": run.name, "counts": run.counts, "s
 
 
 def test_status_lists_every_deployment_with_its_last_and_next_run(stack: Stack) -> None:
-    status = json.loads(vodflow("status", "--json", timeout=60).stdout)
+    status = json.loads(vodflow("status", "--json", timeout=60, env=stack.env).stdout)
     by_name = {row["deployment"]: row for row in status["deployments"]}
     expected = {
         "ingest-lumina/ingest-lumina",
@@ -275,18 +251,11 @@ def test_status_lists_every_deployment_with_its_last_and_next_run(stack: Stack) 
     assert by_name["backfill/backfill"]["last_run"] == f"backfill/lumina/{WEEK[0]}..{WEEK[1]}"
     assert by_name["backfill/backfill"]["schedule"] == "-"
     assert status["backfills"] == []
-    table = vodflow("status", timeout=60).stdout
+    table = vodflow("status", timeout=60, env=stack.env).stdout
     assert "deployments" in table and "ingest-lumina/ingest-lumina" in table and "every 900 s" in table
 
 
-def test_a_schedule_changed_in_prefect_yaml_shows_after_a_redeploy(stack: Stack, tmp_path: Path) -> None:
-    from vodflow.settings import PROJECT_ROOT
-
-    changed = (
-        (PROJECT_ROOT / "prefect.yaml").read_text().replace("      - interval: 900\n", "      - interval: 600\n", 1)
-    )
-    prefect_file = tmp_path / "prefect.yaml"
-    prefect_file.write_text(changed)
+def _deploy(stack: Stack, prefect_file: Path) -> None:
     result = python_api(
         stack,
         f"""
@@ -299,16 +268,14 @@ print(json.dumps("ok"))
 """,
     )
     assert result == "ok"
-    status = json.loads(vodflow("status", "--json", timeout=60).stdout)
-    by_name = {row["deployment"]: row for row in status["deployments"]}
-    assert by_name["ingest-lumina/ingest-lumina"]["schedule"] == "every 600 s"
 
 
-def test_the_late_run_policy_reads_the_real_schedule(stack: Stack) -> None:
-    """A scheduler-made run of ingest-lumina skips itself once the next one came due, and not before."""
-    result = python_api(
-        stack,
-        """
+def _lumina_schedule(stack: Stack) -> str:
+    status = json.loads(vodflow("status", "--json", timeout=60, env=stack.env).stdout)
+    return str({row["deployment"]: row for row in status["deployments"]}["ingest-lumina/ingest-lumina"]["schedule"])
+
+
+LATE_RUN_PROBE = """
 import json
 from datetime import timedelta
 from prefect.client.orchestration import get_client
@@ -327,7 +294,114 @@ print(json.dumps({
     "soon": superseded_reason(str(run.id), now=start + timedelta(minutes=9)),
     "late": superseded_reason(str(run.id), now=start + timedelta(minutes=11)),
 }))
-""",
+"""
+
+
+def test_a_schedule_changed_in_prefect_yaml_shows_after_a_redeploy_and_drives_the_late_run_policy(
+    stack: Stack, tmp_path: Path
+) -> None:
+    from vodflow.settings import PROJECT_ROOT
+
+    original = PROJECT_ROOT / "prefect.yaml"
+    changed = original.read_text().replace("      - interval: 900\n", "      - interval: 600\n", 1)
+    prefect_file = tmp_path / "prefect.yaml"
+    prefect_file.write_text(changed)
+    assert _lumina_schedule(stack) == "every 900 s"
+    try:
+        _deploy(stack, prefect_file)
+        assert _lumina_schedule(stack) == "every 600 s"
+        # A scheduler-made run of ingest-lumina skips itself once the next one came due (600 s), and not before.
+        late = python_api(stack, LATE_RUN_PROBE)
+        assert late["soon"] is None
+        assert late["late"] is not None and "started 660 s late" in late["late"]
+    finally:
+        _deploy(stack, original)
+    assert _lumina_schedule(stack) == "every 900 s"
+
+
+def test_the_anomaly_check_runs_through_its_deployment_and_records_every_verdict(stack: Stack) -> None:
+    # The stack's metrics start today (its first load): today is the one day with a metrics row per provider.
+    today = datetime.now(UTC).date().isoformat()
+    result = vodflow("anomaly", "check", "--as-of", today, timeout=600, env=stack.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"anomaly/{today}" in result.stdout and ": Completed" in result.stdout
+    with database(stack) as conn:
+        verdicts = conn.execute(
+            "select provider, verdict, count(*) from ops.metric_evaluations where metric_date = %s group by 1, 2",
+            (today,),
+        ).fetchall()
+    checks = python_api(
+        stack,
+        "import json; from vodflow.anomaly.checks import load_checks; "
+        "print(json.dumps([c.name for c in load_checks() if c.applies_to('lumina')]))",
     )
-    assert result["soon"] is None  # the schedule is every 600 s since the previous test's redeploy
-    assert result["late"] is not None and "started 660 s late" in result["late"]
+    # Every check for lumina is recorded; the seasonal ones have one day of history, judged as not enough data
+    # (static bounds such as the EIDR match-rate floor need none and may well fire).
+    lumina = {verdict: count for provider, verdict, count in verdicts if provider == "lumina"}
+    assert sum(lumina.values()) == len(checks)
+    assert lumina.get("not_enough_data", 0) > 0
+
+
+def test_a_slack_endpoint_that_fails_shows_in_vodflow_status(stack: Stack) -> None:
+    """Deliveries retry inside the block; what still fails is read back from the server into `vodflow status`."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hits.append(self.path)
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks/broken"
+        env = {**stack.env, "VODFLOW_SLACK_WEBHOOK_URL": url, "COLUMNS": "200"}
+        applied = subprocess.run(
+            [sys.executable, "-m", "vodflow", "automations", "apply", "--quiet"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert url not in applied.stdout + applied.stderr
+        python_api(
+            stack,
+            """
+import json
+from prefect.events import emit_event
+emit_event(
+    event="vodflow.metric.anomaly",
+    resource={"prefect.resource.id": "vodflow.metric.deliveries", "prefect.resource.name": "deliveries",
+              "vodflow.severity": "warning", "vodflow.channel": "slack"},
+    payload={"metric": "deliveries", "provider": "lumina", "metric_date": "2026-03-02", "value": 3,
+             "expected_low": 30, "expected_high": 50, "score": -6.1, "severity": "warning",
+             "check": "deliveries_drop", "channel": "slack", "direction": "drop"},
+)
+print(json.dumps("sent"))
+""",
+        )
+        failures: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 60
+        while not failures and time.monotonic() < deadline:
+            time.sleep(2)
+            status = json.loads(vodflow("status", "--json", timeout=60, env=stack.env).stdout)
+            failures = [f for f in status["alert_failures"] if f["automation"] == "vodflow: metric anomaly"]
+        assert failures, status["alert_failures_error"]
+        assert len(hits) == 3  # the block's own retries: one try and two more
+        table = vodflow("status", timeout=60, env=stack.env).stdout
+        assert "alert deliveries that failed" in table and "vodflow: metric anomaly" in table
+        assert url not in table and url not in json.dumps(status)
+    finally:
+        server.shutdown()
+        restored = vodflow("automations", "apply", "--quiet", timeout=300, env=stack.env)  # the stack's own channel
+        assert restored.returncode == 0, restored.stdout + restored.stderr

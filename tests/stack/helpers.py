@@ -22,11 +22,11 @@ STACK_ENV_KEYS = (
 )
 
 
-def vodflow(*args: str, timeout: float = 420) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess with the (monkeypatched) environment of this test."""
+def vodflow(*args: str, timeout: float = 420, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, with ``env`` (a stack's) or the (monkeypatched) environment of this test."""
     return subprocess.run(
         [sys.executable, "-m", "vodflow", *args],
-        env={**os.environ, "COLUMNS": "200"},
+        env={**(os.environ if env is None else env), "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -59,6 +59,46 @@ class Stack:
     first_up_seconds: float
     pids: dict[str, tuple[int, float]]
     tree: list[tuple[int, float, str]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    """The environment that talks to this stack (for subprocesses; the test process's own is left alone)."""
+
+    @property
+    def api_url(self) -> str:
+        """The stack's Prefect API."""
+        return f"http://127.0.0.1:{self.ports['VODFLOW_PREFECT_PORT']}/api"
+
+    def url(self, key: str, path: str = "") -> str:
+        """``http://127.0.0.1:<port><path>`` for a port key such as ``VODFLOW_SANDBOX_PORT``."""
+        return f"http://127.0.0.1:{self.ports[key]}{path}"
+
+
+def stack_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    """The environment of a stack in ``data_dir`` on ``ports``: nothing inherited may point elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VODFLOW_")) and k != "DATABASE_URL"}
+    env["VODFLOW_DATA_DIR"] = str(data_dir)
+    env.update({key: str(port) for key, port in ports.items()})
+    return env
+
+
+def start_stack(data_dir: Path, *, deploy: bool = True, timeout: float = 600) -> Stack:
+    """``vodflow up`` (with the deployments unless ``deploy`` is false) in ``data_dir`` on free ports."""
+    import time
+
+    from vodflow.net import free_port
+
+    ports = {key: free_port() for key in STACK_ENV_KEYS[1:]}
+    env = stack_env(data_dir, ports)
+    started = time.monotonic()
+    first = vodflow("up", *([] if deploy else ["--no-deploy"]), timeout=timeout, env=env)
+    stack = Stack(data_dir, ports, first, time.monotonic() - started, recorded_pids(data_dir), env=env)
+    stack.tree = snapshot_tree(stack.pids)
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    """``vodflow down``, then kill anything that survived it."""
+    vodflow("down", timeout=120, env=stack.env)
+    kill_leftovers(stack)
 
 
 def snapshot_tree(pids: dict[str, tuple[int, float]]) -> list[tuple[int, float, str]]:

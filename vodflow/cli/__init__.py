@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from vodflow.cli import automations, backfill, demo, docs, eidr, health, ingest, stack
+from vodflow.cli import anomaly, automations, backfill, demo, docs, eidr, health, ingest, stack
 
 app = typer.Typer(
     name="vodflow",
@@ -15,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+anomaly.register(app)
 automations.register(app)
 backfill.register(app)
 demo.register(app)

@@ -21,6 +21,7 @@ from vodflow.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from vodflow.stack.overview import Overview
+    from vodflow.stack.status import StackStatus
 
 _T = TypeVar("_T")
 
@@ -138,7 +139,8 @@ def status(
     """Show the stack's components, every deployment, backfills in progress and the last 10 flow runs.
 
     Components: running/stopped, pid, port, URL. Deployments (when the server is up): schedule, last run with its
-    state and row counts, next run, runs in flight. Backfills: windows done of total.
+    state and row counts, next run, runs in flight. Backfills: windows done of total. Alert deliveries (Slack,
+    email) that failed in the last 24 hours.
     """
     from vodflow.stack.status import stack_status
 
@@ -147,17 +149,11 @@ def status(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    table = Table(title=f"vodflow stack ({result.data_dir})", title_justify="left")
-    for column in ("component", "state", "pid", "port", "URL"):
-        table.add_column(column)
-    colours = {"running": "green", "stopped": "dim", "unhealthy": "yellow", "external": "cyan"}
-    for row in result.components:
-        state = f"[{colours.get(row.state, 'white')}]{row.state}[/]"
-        table.add_row(row.name, state, str(row.pid or "-"), str(row.port or "-"), row.url or "-")
-    console.print(table)
+    _print_components(result)
     if result.overview is not None:
         _print_overview(result.overview)
-    for error in (result.overview_error, result.flow_runs_error):
+    _print_alert_failures(result)
+    for error in (result.overview_error, result.alert_failures_error, result.flow_runs_error):
         if error:
             err_console.print(error)
     if result.flow_runs:
@@ -167,6 +163,28 @@ def status(
         for run in result.flow_runs:
             runs.add_row(run.name, run.deployment or "-", run.state or "-", run.start_time or "-")
         console.print(runs)
+
+
+def _print_components(result: StackStatus) -> None:
+    table = Table(title=f"vodflow stack ({result.data_dir})", title_justify="left")
+    for column in ("component", "state", "pid", "port", "URL"):
+        table.add_column(column)
+    colours = {"running": "green", "stopped": "dim", "unhealthy": "yellow", "external": "cyan"}
+    for row in result.components:
+        state = f"[{colours.get(row.state, 'white')}]{row.state}[/]"
+        table.add_row(row.name, state, str(row.pid or "-"), str(row.port or "-"), row.url or "-")
+    console.print(table)
+
+
+def _print_alert_failures(result: StackStatus) -> None:
+    if not result.alert_failures:
+        return
+    table = Table(title="alert deliveries that failed (last 24 h)", title_justify="left")
+    for column in ("when", "automation", "reason"):
+        table.add_column(column)
+    for failure in result.alert_failures:
+        table.add_row(f"{failure.occurred:%Y-%m-%d %H:%M:%S} UTC", failure.automation, failure.detail or failure.reason)
+    console.print(table)
 
 
 def _print_overview(overview: Overview) -> None:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
+from vodflow.alerts.failures import AlertFailure, AlertFailuresUnavailable, recent_alert_failures
 from vodflow.db import embedded
 from vodflow.settings import Settings
 from vodflow.stack import api, procs
 from vodflow.stack.layout import layout
 from vodflow.stack.overview import CountsReader, Overview, deployments_overview
 from vodflow.stack.services import POSTGRES, PREFECT_SERVER, all_services
+
+#: How far back ``vodflow status`` looks for alert deliveries that failed.
+ALERT_FAILURES_SINCE = timedelta(hours=24)
 
 RUNNING = "running"
 STOPPED = "stopped"
@@ -43,6 +48,8 @@ class StackStatus:
     flow_runs_error: str | None = None
     overview: Overview | None = None
     overview_error: str | None = None
+    alert_failures: list[AlertFailure] = field(default_factory=list)
+    alert_failures_error: str | None = None
 
     @property
     def all_running(self) -> bool:
@@ -60,6 +67,8 @@ class StackStatus:
             "deployments": [asdict(d) for d in self.overview.deployments] if self.overview else [],
             "backfills": [asdict(b) for b in self.overview.backfills] if self.overview else [],
             "overview_error": self.overview_error,
+            "alert_failures": [{**asdict(f), "occurred": f.occurred.isoformat()} for f in self.alert_failures],
+            "alert_failures_error": self.alert_failures_error,
         }
 
 
@@ -98,6 +107,10 @@ def stack_status(settings: Settings, *, flow_runs: int = 10) -> StackStatus:
             result.overview = deployments_overview(settings, counts_of=_load_counts_reader(settings))
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             result.overview_error = f"could not read the deployments: {exc}"
+        try:
+            result.alert_failures = recent_alert_failures(settings, since=ALERT_FAILURES_SINCE)
+        except AlertFailuresUnavailable as exc:
+            result.alert_failures_error = f"could not read alert deliveries: {exc}"
     return result
 
 
