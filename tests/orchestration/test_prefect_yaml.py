@@ -19,7 +19,7 @@ def test_every_entrypoint_loads_a_flow_named_like_its_deployment() -> None:
 def test_the_promised_deployments_exist_with_tags() -> None:
     names = {d["name"] for d in DEPLOYMENTS}
     assert {"ingest-lumina", "ingest-atlas", "ingest-harbor", "ingest-meridian", "ingest-events"} <= names
-    assert {"transform", "backfill", "anomaly-check"} <= names
+    assert {"transform", "backfill", "anomaly-check", "health-check"} <= names
     for deployment in DEPLOYMENTS:
         assert "vodflow" in deployment["tags"], deployment["name"]
         assert deployment["work_pool"]["name"] == "{{ $VODFLOW_WORK_POOL }}"

@@ -7,7 +7,7 @@ collapse for a day, the stack detects it and the local Slack inbox shows the mes
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -73,6 +73,22 @@ def _generate_docs() -> str | None:
             return str(exc)
     console.print(f"dbt docs generated in {site.elapsed_seconds:.1f} s")
     return None
+
+
+def _health_report() -> dict[str, Any] | None:
+    """Write the Data Health Check for the data just ingested; its summary, or None (the demo goes on without it)."""
+    from vodflow.cli.health import run_health_report
+
+    lines: list[str] = []
+    with console.status("Data Health Check: writing the report"):
+        try:
+            summary = run_health_report(days=30, echo=lines.append)
+        except Exception as exc:  # the tour's results above stand; say why the report is missing
+            console.print(f"Data Health Check: not written ({type(exc).__name__}: {exc})")
+            return None
+    for line in lines[: 1 + len(summary["headline"])]:
+        console.print(line)
+    return summary
 
 
 class DemoMode(StrEnum):
@@ -154,10 +170,13 @@ def demo(
         marts = _mart_rows()
     console.print("rows in marts.dim_assets: " + ", ".join(f"{p} {n}" for p, n in marts.items()))
     docs_error = _generate_docs()
+    report = _health_report()
     console.print(f"\nPrefect UI (flow runs)  {settings.prefect_ui_url}/runs")
     console.print(f"Provider sandbox        {settings.sandbox_url}")
     console.print(f"dbt docs (lineage)      {settings.docs_url}")
     console.print(_alerts_line(settings))
+    if report is not None:
+        console.print(f"Data Health Check       {report['url']}  (file: {report['path']})")
     console.print('Database                psql "$(.venv/bin/vodflow db url)"')
     console.print("The stack keeps running; stop it with `.venv/bin/vodflow down`.")
     if failed:
