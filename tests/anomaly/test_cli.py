@@ -43,3 +43,15 @@ def test_list_shows_recorded_verdicts_and_refuses_unknown_ones(db: Engine) -> No
     assert "-7.25" in result.output
     refused = runner.invoke(app, ["anomaly", "list", "--verdict", "weird"])
     assert refused.exit_code == 1 and "unknown verdict weird; known: ok, anomaly" in refused.output
+
+
+def test_automations_apply_refuses_a_bad_check_file_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "checks.yaml"
+    bad.write_text("version: 1\nchecks:\n  - name: x\n    metric: deliveries\n    direction: sideways\n")
+    result = runner.invoke(
+        app,
+        ["automations", "apply"],
+        env={"VODFLOW_ANOMALY_CHECKS": str(bad), "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+    )
+    assert result.exit_code == 1
+    assert f"{bad}:5: " in result.output and "sideways" in result.output

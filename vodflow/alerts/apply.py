@@ -18,6 +18,7 @@ from uuid import UUID
 
 from vodflow.alerts.channels import BLOCK_NAMES, CHANNELS, EMAIL, SLACK, Channel, ChannelConfig, channel_config
 from vodflow.alerts.definitions import MANAGED_TAG, AutomationDefinition, load_definitions
+from vodflow.anomaly.checks import CHECKS_ENV, load_checks
 
 if TYPE_CHECKING:
     from prefect.blocks.core import Block
@@ -183,13 +184,17 @@ async def apply_alerts_async(
     """Bring the server at ``api_url`` in line with the definitions and the channels configured in ``env``.
 
     Raises:
-        ValueError: a malformed channel variable or definitions file.
+        ValueError: a malformed channel variable or definitions file, or an anomaly check file with an unknown
+            metric or method (``ChecksError``: every problem with its line).
         prefect.exceptions.PrefectHTTPStatusError / httpx.HTTPError: the server refused or is unreachable.
     """
     from prefect.client.orchestration import PrefectClient
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     env = os.environ if env is None else env
+    # The anomaly checks feed these automations: a check file with an unknown metric or method is refused here,
+    # at apply time, with its line, rather than by the first anomaly-check run.
+    load_checks(env.get(CHECKS_ENV) or None)
     config = channel_config(env)
     definitions = load_definitions(env) if definitions is None else definitions
     result = ApplyResult()
