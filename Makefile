@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint lint-sql format bench down clean
+.PHONY: install browser demo test test-fast lint lint-sql format bench down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vodflow needs Python 3.11 or newer")'
@@ -19,8 +19,22 @@ install: $(STAMP)
 demo: install
 	$(BIN)/vodflow demo
 
-## Lint, type-check and run every test (slow end-to-end ones included).
-test: install lint
+## Headless Chromium for the browser checks (tests/e2e/test_views.py): nothing to do when it is on PATH; as root
+## it installs Debian's package (apt-get works offline here), otherwise it says how to install it and fails.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Chromium (Debian's chromium package) for the browser checks"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+			command -v chromium >/dev/null || { echo "apt-get did not install chromium: see its messages above" >&2; exit 1; }; \
+		else \
+			echo "make test needs Chromium for its browser checks: run 'sudo apt-get install chromium' (Debian/Ubuntu) or put a chromium on PATH" >&2; \
+			exit 1; \
+		fi; }
+
+## Lint, type-check and run every test (slow end-to-end ones included, the browser checks among them).
+test: install lint browser
 	$(BIN)/pytest
 
 ## Tests without the slow end-to-end ones.
