@@ -65,13 +65,27 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
+@pytest.fixture(scope="module")
+def lumina_runs(stack: Stack) -> list[str]:
+    """The lumina runs on the stack (newest first); on its own the module makes one: the pages need data to show."""
+    found = _lumina_runs(stack)
+    if not found:  # test_backfills has not run: the stack is empty
+        ingested = vodflow("ingest", "lumina", "--wait", timeout=600, env=stack.env)
+        assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+        found = _lumina_runs(stack)
+    assert found, "no lumina run on the stack to look for"
+    return found
+
+
 def show(capsys: pytest.CaptureFixture[str], path: Path, what: str) -> None:
     """Print a screenshot's path in the test output (past pytest's capture, so `make test` shows it)."""
     with capsys.disabled():
         print(f"\nscreenshot: {path} ({what})")
 
 
-def test_the_health_report_reads_as_a_manager_expects(stack: Stack, page: Page, capsys: Any) -> None:
+def test_the_health_report_reads_as_a_manager_expects(
+    stack: Stack, lumina_runs: list[str], page: Page, capsys: Any
+) -> None:
     result = vodflow("health", "--no-open", timeout=300, env=stack.env)
     assert result.returncode == 0, result.stdout + result.stderr
     day = re.search(r"^Data Health Check (\d{4}-\d{2}-\d{2}) \(30 days\)$", result.stdout, re.MULTILINE)
@@ -107,6 +121,20 @@ def test_the_health_report_reads_as_a_manager_expects(stack: Stack, page: Page, 
 RUN_NAMES = ".flow-run-list-item a.flow-run-bread-crumbs__flow-run-link"
 
 
+def rendered(page: Page) -> None:
+    """Wait until the runs list is drawn in full: rows come first, their flows, pools and the chart a moment later."""
+    page.wait_for_function(
+        """selector => {
+            const rows = document.querySelectorAll('.flow-run-list-item');
+            const flows = document.querySelectorAll('.flow-run-list-item .flow-run-bread-crumbs__flow-link');
+            return rows.length > 0 && document.querySelectorAll(selector).length === rows.length
+                && flows.length === rows.length;
+        }""",
+        arg=RUN_NAMES,
+    )
+    page.wait_for_load_state("networkidle")  # the work pools, task-run counts and the chart's history
+
+
 def _lumina_runs(stack: Stack) -> list[str]:
     """Names of the lumina runs the runs page should list: started in the last days, newest first."""
     since = (datetime.now(UTC) - timedelta(days=6)).isoformat()
@@ -123,21 +151,19 @@ def _lumina_runs(stack: Stack) -> list[str]:
     return [run["name"] for run in response.json() if run["name"].startswith("lumina/")]
 
 
-def test_the_flow_runs_page_lists_the_provider_runs(stack: Stack, page: Page, capsys: Any) -> None:
-    expected = _lumina_runs(stack)
-    if not expected:  # the module on its own: test_backfills has not filled the stack
-        ingested = vodflow("ingest", "lumina", "--wait", timeout=600, env=stack.env)
-        assert ingested.returncode == 0, ingested.stdout + ingested.stderr
-        expected = _lumina_runs(stack)
-    assert expected, "no lumina run on the stack to look for"
-
+def test_the_flow_runs_page_lists_the_provider_runs(
+    stack: Stack, lumina_runs: list[str], page: Page, capsys: Any
+) -> None:
+    expected = _lumina_runs(stack)  # again: a scheduled lumina run may have started since
     origin = stack.url("VODFLOW_PREFECT_PORT")
     watch = PageWatch(origin).attach(page)
+    # A tall window: the UI scrolls the list inside itself, so a full-page screenshot would show no more rows.
+    page.set_viewport_size({"width": 1440, "height": 1800})
     page.goto(f"{origin}/runs")
-    page.wait_for_selector(RUN_NAMES)
+    rendered(page)
     assert page.title() == "Runs • Prefect Server"
     assert page.locator("h1, .page-heading").first.inner_text().strip().startswith("Runs")
-    show(capsys, screenshot(page, "prefect-flow-runs", full_page=True), "the Prefect UI's flow runs page")
+    show(capsys, screenshot(page, "prefect-flow-runs"), "the Prefect UI's flow runs page")
 
     # As a person would look for one provider's runs: the search box narrows the list to them.
     page.get_by_placeholder("Search by flow run name").filter(visible=True).fill("lumina/")
@@ -148,6 +174,7 @@ def test_the_flow_runs_page_lists_the_provider_runs(stack: Stack, page: Page, ca
         }""",
         arg=RUN_NAMES,
     )
+    rendered(page)
     shown = page.locator(RUN_NAMES).all_inner_texts()
     missing = [name for name in expected if name not in shown]
     assert missing == [], f"runs on the server but not on the page: {missing}; the page shows {shown}"
