@@ -20,7 +20,7 @@ demo: install
 	$(BIN)/vodflow demo
 
 ## Headless Chromium for the browser checks (tests/e2e/test_views.py): nothing to do when it is on PATH; as root
-## it installs Debian's package (apt-get works offline here), otherwise it says how to install it and fails.
+## it installs Debian's package with apt-get, otherwise it says how to install it and fails.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

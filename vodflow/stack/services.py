@@ -27,7 +27,7 @@ POSTGRES = "postgres"
 #: The worker's name in its pool; the health check looks for this name with an ONLINE status.
 WORKER_NAME = "vodflow-local-worker"
 
-# Generous: a cold Prefect server takes ~25 s on two idle cores (FACTS.md), and these machines are shared.
+# Generous: a cold Prefect server takes ~25 s on two idle cores, and much longer on a busy laptop or CI runner.
 PREFECT_START_TIMEOUT = 240.0
 PREFECT_DB_UPGRADE_TIMEOUT = 300.0
 SANDBOX_START_TIMEOUT = 90.0
