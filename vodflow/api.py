@@ -157,7 +157,18 @@ def trigger_ingestion(
         UnknownParameterError: a parameter the flow does not take (the message lists those it does).
     """
     check_ingestible(provider)
-    name = deployment_name(provider)
+    return _start(deployment_name(provider), params, wait, timeout, on_state, idempotency_key)
+
+
+def _start(
+    name: str,
+    params: dict[str, Any],
+    wait: bool,
+    timeout: float,
+    on_state: Callable[[str], None] | None,
+    idempotency_key: str | None = None,
+) -> IngestionRun:
+    """Check, create the run of deployment ``name``, and with ``wait`` follow it to its end."""
     check_deployment(name, params)
     flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync context: never a coroutine
         name, parameters=params or None, timeout=0, idempotency_key=idempotency_key, as_subflow=False
@@ -180,14 +191,7 @@ def trigger_anomaly_check(
     params: dict[str, Any] = {"days": days}
     if as_of is not None:
         params["as_of"] = as_of.isoformat()
-    check_deployment(ANOMALY_CHECK_DEPLOYMENT, params)
-    flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync context: never a coroutine
-        ANOMALY_CHECK_DEPLOYMENT, parameters=params, timeout=0, as_subflow=False
-    )
-    if not wait:
-        state = (flow_run.state.name if flow_run.state else None) or "Scheduled"
-        return IngestionRun(flow_run.id, flow_run.name or "", ANOMALY_CHECK_DEPLOYMENT, state, parameters=params)
-    return wait_for_run(flow_run, ANOMALY_CHECK_DEPLOYMENT, timeout=timeout, on_state=on_state)
+    return _start(ANOMALY_CHECK_DEPLOYMENT, params, wait, timeout, on_state)
 
 
 @dataclass

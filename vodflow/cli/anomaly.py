@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -50,7 +50,7 @@ def check(
         fail(str(exc))
     typer.echo(f"flow run {run.name} ({run.flow_run_id}): {run.state}")
     if wait:
-        last = as_of.date() if as_of else (datetime.now().astimezone().date() - timedelta(days=1))
+        last = as_of.date() if as_of else (datetime.now(UTC).date() - timedelta(days=1))
         _print_verdicts(last - timedelta(days=days - 1), last, verdicts=("anomaly", "data_gap"))
         if run.state != "Completed":
             raise typer.Exit(1)
@@ -94,7 +94,7 @@ def list_verdicts(
     unknown = sorted(set(verdict or []) - set(VERDICTS))
     if unknown:
         fail(f"unknown verdict {', '.join(unknown)}; known: {', '.join(VERDICTS)}")
-    first = since.date() if since else date.today() - timedelta(days=7)
+    first = since.date() if since else datetime.now(UTC).date() - timedelta(days=7)
     _print_verdicts(first, None, verdicts=tuple(verdict or VERDICTS))
 
 
