@@ -86,5 +86,13 @@ print(json.dumps(sent))
         assert len(deliveries) == 1, [m["text"] for m in messages]
         assert "Value 6" in deliveries[0]["text"]
     finally:
-        with database(stack) as conn:
-            conn.execute("delete from marts.metrics_daily where provider = %s", (PROVIDER,))
+        with database(stack) as conn:  # leave no trace for the modules after this one (the report, the screenshots)
+            tables = (
+                "marts.metrics_daily",
+                "ops.metric_evaluations",
+                "ops.metric_alert_state",
+                "marts.fct_metric_evaluations",
+            )
+            for table in tables:
+                if conn.execute("select to_regclass(%s)", (table,)).fetchone() != (None,):
+                    conn.execute(f"delete from {table} where provider = %s", (PROVIDER,))

@@ -1,8 +1,9 @@
 {#-
     One row per ingestion run from the load audit, with its counts, duration and lag.
     ingest_lag_seconds: how old the newest change a run wrote was when the run committed (finished_at minus the
-    cursor it reached, which is the newest provider_updated_at it received); only for succeeded runs that wrote
-    rows, since a run that wrote nothing says nothing about lag.
+    cursor it reached, which is the newest provider_updated_at it received); only for succeeded incremental runs
+    that wrote rows: a run that wrote nothing says nothing about lag, and a backfill window re-reads old changes on
+    purpose (its "lag" would be the window's age).
     Incremental: runs that finished since the newest one here (minus the look-back), or started in a backfill
     window, merged on load_id. Audit rows are never changed after they are written.
 -#}
@@ -41,7 +42,9 @@ final as (
         case when received > 0 then round(quarantined::numeric / received, 4) end::numeric(7, 4) as quarantine_share,
         round(extract(epoch from finished_at - started_at)::numeric, 3)::numeric(14, 3) as duration_seconds,
         case
-            when status = 'succeeded' and inserted + updated > 0 and cursor_after is not null
+            when
+                status = 'succeeded' and inserted + updated > 0 and cursor_after is not null
+                and window_end is null
                 then round(extract(epoch from finished_at - cursor_after)::numeric, 3)
         end::numeric(14, 3) as ingest_lag_seconds,
 
