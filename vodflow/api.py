@@ -179,6 +179,36 @@ def _start(
     return wait_for_run(flow_run, name, timeout=timeout, on_state=on_state)
 
 
+BUSY_MESSAGE = "Deployment concurrency limit reached"
+BUSY_RETRY_PAUSE_S = 3.0
+
+
+def _cancelled_as_busy(flow_run_id: uuid.UUID) -> bool:
+    """Whether the server cancelled the run because another run of its deployment held the only slot."""
+    state = _read_state(flow_run_id).state
+    return state is not None and state.name == "Cancelled" and BUSY_MESSAGE in (state.message or "")
+
+
+def _start_when_free(
+    name: str,
+    params: dict[str, Any],
+    timeout: float,
+    on_state: Callable[[str], None] | None,
+) -> IngestionRun:
+    """Start and follow a run of a one-at-a-time (``CANCEL_NEW``) deployment until it really runs.
+
+    Such a deployment cancels a run created while another is in flight (the anomaly check started by a dbt
+    build's completion, say). A run asked for by hand must still happen, so a run cancelled for that reason
+    is started again once the slot is free, until ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        run = _start(name, params, True, max(deadline - time.monotonic(), 1.0), on_state)
+        if run.state != "Cancelled" or not _cancelled_as_busy(run.flow_run_id) or time.monotonic() >= deadline:
+            return run
+        time.sleep(BUSY_RETRY_PAUSE_S)
+
+
 def trigger_anomaly_check(
     *,
     as_of: date | None = None,
@@ -187,10 +217,16 @@ def trigger_anomaly_check(
     timeout: float = 900,
     on_state: Callable[[str], None] | None = None,
 ) -> IngestionRun:
-    """Run the ``anomaly-check`` deployment for the ``days`` days ending on ``as_of`` (default: yesterday, UTC)."""
+    """Run the ``anomaly-check`` deployment for the ``days`` days ending on ``as_of`` (default: yesterday, UTC).
+
+    The deployment runs one check at a time; with ``wait``, a run the server cancelled because another check
+    was running is started again once that one ends, so the check asked for is the one that runs.
+    """
     params: dict[str, Any] = {"days": days}
     if as_of is not None:
         params["as_of"] = as_of.isoformat()
+    if wait:
+        return _start_when_free(ANOMALY_CHECK_DEPLOYMENT, params, timeout, on_state)
     return _start(ANOMALY_CHECK_DEPLOYMENT, params, wait, timeout, on_state)
 
 

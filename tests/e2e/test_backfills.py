@@ -342,6 +342,51 @@ def test_the_anomaly_check_runs_through_its_deployment_and_records_every_verdict
     assert lumina.get("not_enough_data", 0) > 0
 
 
+BUSY_SLOT_PROBE = """
+import json, threading, time
+from datetime import UTC, datetime
+from prefect.client.orchestration import get_client
+from vodflow.api import ANOMALY_CHECK_DEPLOYMENT, trigger_anomaly_check
+
+began = datetime.now(UTC)
+with get_client(sync_client=True) as client:
+    deployment = client.read_deployment_by_name(ANOMALY_CHECK_DEPLOYMENT)
+    # Hold the deployment's one slot, as a running check would, and free it 8 s later.
+    held = client.increment_concurrency_slots_with_lease(
+        names=[f"deployment:{deployment.id}"], slots=1, mode="concurrency", lease_duration=120
+    ).json()
+    assert held["limits"], held
+
+def free_later():
+    time.sleep(8)
+    with get_client(sync_client=True) as client:
+        client.release_concurrency_slots_with_lease(held["lease_id"])
+
+threading.Thread(target=free_later, daemon=True).start()
+run = trigger_anomaly_check(as_of=began.date(), wait=True, timeout=300)
+with get_client(sync_client=True) as client:
+    asked = {"as_of": began.date().isoformat(), "days": 1}
+    mine = [
+        r for r in client.read_flow_runs(limit=100)
+        if r.deployment_id == deployment.id and r.created >= began and r.parameters == asked
+    ]
+print(json.dumps({
+    "state": run.state,
+    "run": str(run.flow_run_id),
+    "runs": [{"id": str(r.id), "state": r.state.name, "message": r.state.message or ""} for r in mine],
+}))
+"""
+
+
+def test_a_check_asked_for_while_another_holds_the_slot_runs_once_the_slot_is_free(stack: Stack) -> None:
+    """anomaly-check runs one at a time and cancels a run created meanwhile; a run asked for by hand still runs."""
+    result = python_api(stack, BUSY_SLOT_PROBE)
+    assert result["state"] == "Completed", result
+    cancelled = [r for r in result["runs"] if r["state"] == "Cancelled"]
+    assert cancelled and all("Deployment concurrency limit reached" in r["message"] for r in cancelled), result
+    assert [r["id"] for r in result["runs"] if r["state"] == "Completed"] == [result["run"]], result
+
+
 def test_a_slack_endpoint_that_fails_shows_in_vodflow_status(stack: Stack) -> None:
     """Deliveries retry inside the block; what still fails is read back from the server into `vodflow status`."""
     import http.server

@@ -30,9 +30,7 @@ from sqlalchemy import text
 from vodflow.cli.errors import fail, known_errors
 from vodflow.settings import Settings, get_settings
 
-ANOMALY_DEPLOYMENT = "anomaly-check/anomaly-check"
 MESSAGE_TIMEOUT_S = 60.0
-CHECK_ATTEMPTS = 10
 _RUN_LINK = re.compile(r"/runs/flow-run/([0-9a-f-]{36})")
 
 
@@ -67,25 +65,13 @@ def _stage(settings: Settings, day: date, provider: str, share: float) -> dict[s
 def _run_check(day: date, timeout: float) -> tuple[str, str, str]:
     """Run ``anomaly-check`` for ``day`` through its deployment; its (id, name, state).
 
-    The deployment runs one check at a time and cancels a new run meanwhile (``CANCEL_NEW``): the one its trigger
-    started after the ingestion's dbt build may still be running, so a cancelled attempt is retried.
+    The check its trigger started after the ingestion's dbt build may still be running: ``trigger_anomaly_check``
+    starts this one again once that one ends.
     """
-    from prefect.client.schemas.objects import FlowRun
-    from prefect.deployments import run_deployment
+    from vodflow.api import trigger_anomaly_check
 
-    from vodflow.api import check_deployment, wait_for_run
-
-    parameters = {"as_of": day.isoformat()}
-    check_deployment(ANOMALY_DEPLOYMENT, parameters)
-    for _ in range(CHECK_ATTEMPTS):
-        flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync context: never a coroutine
-            ANOMALY_DEPLOYMENT, parameters=parameters, timeout=0, as_subflow=False
-        )
-        run = wait_for_run(flow_run, ANOMALY_DEPLOYMENT, timeout=timeout)
-        if run.state != "Cancelled":
-            return str(run.flow_run_id), run.name, run.state
-        time.sleep(3)
-    fail(f"{ANOMALY_DEPLOYMENT} was cancelled {CHECK_ATTEMPTS} times: another check kept running")
+    run = trigger_anomaly_check(as_of=day, wait=True, timeout=timeout)
+    return str(run.flow_run_id), run.name, run.state
 
 
 def _verdict(day: date, provider: str) -> Verdict | None:
