@@ -150,3 +150,28 @@ def test_harbor_has_no_api(client):
     response = client.post("/admin/publish", json={"provider": "harbor", "new": 1})
     assert response.status_code == 400 and "files" in response.json()["error"]
     assert client.get("/admin/requests", params={"provider": "harbor"}).status_code == 400
+
+
+def test_a_shift_fault_slides_the_next_pages_first_item_onto_the_page_already_read(client, admin) -> None:
+    """Paging by page number over a shifted catalogue skips an item: what the fault exists to show."""
+    admin.reset()
+    try:
+        first = client.get(TITLES, params={"page": 1, "page_size": 5}).json()["items"]
+        second_before = client.get(TITLES, params={"page": 2, "page_size": 5}).json()["items"]
+        admin.inject_fault("shift", page=2)
+        second = client.get(TITLES, params={"page": 2, "page_size": 5}).json()["items"]
+        assert second[0]["id"] == second_before[1]["id"]  # second_before[0] slid onto page 1: this client skips it
+        everything = client.get(TITLES, params={"page": 1, "page_size": 1000}).json()["items"]
+        assert everything[-1]["id"] == first[-1]["id"]  # the item before page 2, updated now, is last
+        assert everything[-1]["updated_at"] > first[-1]["updated_at"]
+    finally:
+        admin.reset()
+
+
+def test_skip_lets_requests_through_before_the_fault_acts(client, admin) -> None:
+    admin.reset()
+    admin.inject_fault(500, skip=2)
+    statuses = [client.get(TITLES, params={"page_size": 1}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 500, 200]
+    with pytest.raises(httpx.HTTPStatusError, match="400"):
+        admin.inject_fault("shift", provider="atlas")

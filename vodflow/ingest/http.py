@@ -10,10 +10,11 @@ retry, so that bound is the total.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -40,7 +41,22 @@ class RetryPolicy:
     max_delay_s: float = 30.0
     retry_after_cap_s: float = 120.0
     connect_timeout_s: float = 5.0
-    read_timeout_s: float = 30.0
+    read_timeout_s: float = field(default_factory=lambda: _env_seconds("VODFLOW_HTTP_READ_TIMEOUT_SECONDS", 30.0))
+    """How long to wait for a provider's answer: a provider known to be slow needs more, a test of hangs less."""
+
+
+def _env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment, or a clear error naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be more than 0 seconds, got {raw!r}")
+    return value
 
 
 def retry_after_seconds(header: str | None, now: datetime | None = None) -> float | None:

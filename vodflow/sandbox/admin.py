@@ -68,8 +68,9 @@ class SandboxAdmin:
         retry_after: int | str | None = None,
         delay_s: float | None = None,
         provider: str = "lumina",
+        skip: int | None = None,
     ) -> dict[str, Any]:
-        """Queue a fault (kinds: ``429 500 503 slow truncated html reset malformed_rows``); returns it with its id.
+        """Queue a fault (kinds: ``429 500 503 slow truncated html reset malformed_rows shift``); returns it with its id.
 
         Args:
             kind: the fault kind; ``429`` may be given as an int.
@@ -78,9 +79,10 @@ class SandboxAdmin:
             retry_after: ``Retry-After`` of a 429 (or 503): seconds, or ``"http-date"``.
             delay_s: how long a ``slow`` fault sleeps before answering.
             provider: which provider's API it affects: ``lumina``, ``atlas``, ``meridian`` or ``events``.
+            skip: matching requests to let through before the fault acts (``1``: from the second request on).
         """
         body: dict[str, Any] = {"provider": provider, "kind": str(kind), "times": times}
-        optional = {"page": page, "retry_after": retry_after, "delay_s": delay_s}
+        optional = {"page": page, "retry_after": retry_after, "delay_s": delay_s, "skip": skip}
         body.update({name: value for name, value in optional.items() if value is not None})
         fault: dict[str, Any] = self._call("POST", "/admin/faults", json=body)
         return fault

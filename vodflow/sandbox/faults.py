@@ -37,6 +37,10 @@ class FaultKind(StrEnum):
     """Close the socket (TCP reset) without answering."""
     MALFORMED_ROWS = "malformed_rows"
     """200 whose items carry schema-breaking values."""
+    SHIFT = "shift"
+    """lumina only: the item just before the requested range is updated now (it moves to the end of the paging
+    order), so every later item moves one place up: the first item of page 2 is now the last of page 1, which a
+    client paging by page number has already read. What a catalogue edited while it is being paged does."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Fault:
     page: int | None = None
     retry_after: int | str | None = None
     delay_s: float = 1.0
+    skip: int = 0
+    """Matching requests let through untouched before the fault acts (``skip: 1``: the second request)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON form, as listed by ``GET /admin/faults``."""
@@ -71,7 +77,7 @@ def parse_fault(body: Mapping[str, Any], providers: Collection[str]) -> Fault:
     Raises:
         ValueError: with a message fit for a 400 answer.
     """
-    unknown = set(body) - {"provider", "kind", "times", "page", "retry_after", "delay_s"}
+    unknown = set(body) - {"provider", "kind", "times", "page", "retry_after", "delay_s", "skip"}
     if unknown:
         raise ValueError(f"unknown fields: {sorted(unknown)}")
     provider = body.get("provider")
@@ -97,7 +103,12 @@ def parse_fault(body: Mapping[str, Any], providers: Collection[str]) -> Fault:
     delay_s = body.get("delay_s", 1.0)
     if isinstance(delay_s, bool) or not isinstance(delay_s, int | float) or not 0 <= delay_s <= MAX_DELAY_S:
         raise ValueError(f"delay_s must be a number of seconds between 0 and {MAX_DELAY_S}")
-    return Fault(0, str(provider), kind, times, page, retry_after, float(delay_s))
+    skip = _int_field(body, "skip", 0)
+    if skip is None or skip < 0:
+        raise ValueError("skip must be an integer >= 0")
+    if kind is FaultKind.SHIFT and provider != "lumina":
+        raise ValueError("a shift fault applies to lumina only (its API pages by page number)")
+    return Fault(0, str(provider), kind, times, page, retry_after, float(delay_s), skip)
 
 
 class FaultQueue:
@@ -122,6 +133,9 @@ class FaultQueue:
             for index, fault in enumerate(self._faults):
                 if fault.provider != provider or (fault.page is not None and fault.page != page):
                     continue
+                if fault.skip > 0:
+                    self._faults[index] = replace(fault, skip=fault.skip - 1)
+                    return None
                 if fault.times == -1:
                     return fault
                 if fault.times == 1:

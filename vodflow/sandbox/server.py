@@ -408,6 +408,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.log_fault = None if fault is None else fault.kind
             if fault is not None:  # logged before it is played: a reset answers nothing the client could wait for
                 self.server.sandbox.requests.finish(entry, None, fault.kind)
+            if fault is not None and fault.kind is FaultKind.SHIFT:
+                self._shift(query)
             if fault is None or not self._play_fault(fault, provider):
                 malformed = fault is not None and fault.kind is FaultKind.MALFORMED_ROWS
                 try:
@@ -430,7 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind is FaultKind.SLOW:
             time.sleep(fault.delay_s)
             return False
-        if kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED_ROWS):
+        if kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED_ROWS, FaultKind.SHIFT):
             return False
         if kind is FaultKind.RESET:
             self._reset_connection()
@@ -443,6 +445,16 @@ class _Handler(BaseHTTPRequestHandler):
             status = 503 if kind is FaultKind.UNAVAILABLE else 500
             self._send_error_json(status, "service unavailable" if status == 503 else "internal server error", headers)
         return True
+
+    def _shift(self, query: str) -> None:
+        """Play a shift fault: update the lumina item just before the requested range (see ``FaultKind.SHIFT``)."""
+        try:
+            params = parse_titles_query(query)
+        except ValueError:
+            return  # the request is refused with its own 400 as it is answered
+        self.server.sandbox.lumina.touch_before(
+            params.updated_since, params.updated_until, params.page, params.page_size
+        )
 
     def _reset_connection(self) -> None:
         # SO_LINGER 0 turns close() into a TCP RST; closing here (not in shutdown_request) avoids a FIN first.

@@ -240,6 +240,26 @@ class LuminaStore:
                 return {"id": item["id"], "field": field, "value": value, "updated_at": stamp}
         raise AssertionError("unreachable: a rating change is always possible")  # pragma: no cover
 
+    def touch_before(self, since: datetime | None, until: datetime | None, page: int, page_size: int) -> str | None:
+        """Change the item just before page ``page`` of this query, stamped now; its ID (None if there is none).
+
+        The item moves to the end of the paging order, so the rest of the range moves one place up while a
+        client is between pages: the "shift" fault.
+        """
+        with self._lock:
+            rows = self._sorted
+            start = 0 if since is None else bisect.bisect_left(rows, since, key=lambda row: row[0])
+            first = start + (page - 1) * page_size
+            if first <= 0 or first > len(rows):
+                return None
+            target = rows[first - 1][2]
+            seq = self._seq + 1
+            self._changes.append(self._change(target, seq, self._now().strftime("%Y-%m-%dT%H:%M:%SZ")))
+            self._seq = seq
+            self._save()
+            self._rebuild()
+            return str(target["id"])
+
     def reset(self) -> None:
         """Back to the initial catalogue: forget every publish and change (also on disk)."""
         with self._lock:
