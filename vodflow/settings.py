@@ -8,7 +8,7 @@ into another's.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ class Settings:
     prefect_port: int
     sandbox_port: int
     docs_port: int
-    database_url: str | None
+    database_url: str | None = field(repr=False)  # may hold a password: never in a repr or a traceback
     dbt_project_dir: Path
     work_pool: str
 

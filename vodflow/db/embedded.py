@@ -3,7 +3,8 @@
 We drive ``initdb``/``pg_ctl`` ourselves instead of the wheel's ``PostgresServer`` class, because that class
 stops the server when the Python process that started it exits; the local stack needs a server that outlives
 ``vodflow up`` and is stopped by ``vodflow down``. The server listens on loopback TCP only (no Unix socket),
-with SCRAM passwords: the superuser password is generated once and kept in a 0600 file.
+with SCRAM passwords: the superuser password is generated once (or taken from ``VODFLOW_PG_PASSWORD``) and kept in
+a 0600 file.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from vodflow.net import port_is_free
 from vodflow.settings import Settings
 
 _SYSTEM_USER = "embedded_postgres"
+#: The superuser password to create a new cluster with, instead of a generated one (an operator's choice, or a
+#: test's canary). Read only when the cluster is created: afterwards the 0600 password file is what counts.
+PASSWORD_ENV = "VODFLOW_PG_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -103,7 +107,7 @@ def initialise(settings: Settings) -> bool:
         return False
     pg.root.mkdir(parents=True, exist_ok=True)
     user = _run_as()
-    password = secrets.token_urlsafe(24)
+    password = os.environ.get(PASSWORD_ENV, "").strip() or secrets.token_urlsafe(24)
     pwfile = pg.root / ".initdb-pw"
     pwfile.write_text(password)
     try:
