@@ -23,12 +23,13 @@ def known_errors() -> Iterator[None]:
     from sqlalchemy.exc import OperationalError
 
     from vodflow.db.embedded import EmbeddedPostgresError
+    from vodflow.db.errors import MigrationPrerequisiteError
     from vodflow.db.urls import DatabaseNotConfiguredError
     from vodflow.stack.errors import StackError
 
     try:
         yield
-    except (StackError, EmbeddedPostgresError, DatabaseNotConfiguredError) as exc:
+    except (StackError, EmbeddedPostgresError, DatabaseNotConfiguredError, MigrationPrerequisiteError) as exc:
         fail(str(exc))
     except OperationalError as exc:
         first = str(exc.orig or exc).strip().splitlines()[0]

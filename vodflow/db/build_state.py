@@ -76,7 +76,12 @@ def missing_relations(engine: Engine, models: list[str], schemas: tuple[str, ...
     with engine.connect() as conn:
         existing: set[str] = set(
             conn.execute(
-                text("select table_name from information_schema.tables where table_schema = any(:schemas)"),
+                # pg_class, not information_schema.tables: the latter hides relations the user has no privilege
+                # on, and a pipeline user (docs/security.md) may read none of the staging views dbt built.
+                text(
+                    "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "where n.nspname = any(:schemas) and c.relkind in ('r', 'v', 'm', 'p', 'f')"
+                ),
                 {"schemas": list(schemas)},
             ).scalars()
         )

@@ -27,6 +27,14 @@ def upgrade(url: URL | None = None, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade(url: URL | None = None, *, revision: str) -> None:
+    """Take the database schema back to ``revision``: for tests and a person undoing a release, never the pipeline."""
+    config = _config()
+    with get_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def current_revision(url: URL | None = None) -> str | None:
     """The revision the database is at, or None before the first migration."""
     from alembic.runtime.migration import MigrationContext
