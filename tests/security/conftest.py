@@ -1,10 +1,12 @@
 """The security package's local stack: one ``vodflow up`` whose every secret is a canary, shared by its modules.
 
 A cold start with the deployments costs a minute or more, so test_canary_secrets (runs, failures, the scan) and
-test_listening (which addresses the stack binds) share it. Every secret the stack knows is ``canary-<kind>-<hex>``
-with one random hex per session: the scan looks for the hex alone, so a secret that leaked in part, or under
-another secret's name, is still found. The environment is ``canary.stack.env``, passed to subprocesses
-explicitly; the test process's own environment (the session's database and Prefect server) is left alone.
+test_listening (which addresses the stack binds) share it; it is stopped when the package's last test ends.
+Its Prefect server asks for basic auth (the production advice of docs/security.md), so the auth string is one
+more canary, and every client of the stack must send it. Every secret is ``canary-<kind>-<hex>`` with one random
+hex per session: the scan looks for the hex alone, so a secret that leaked in part, or under another secret's
+name, is still found. The environment is ``canary.stack.env``, passed to subprocesses explicitly; the test
+process's own environment (the session's database and Prefect server) is left alone.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from tests.stack.helpers import STACK_ENV_KEYS, Stack, recorded_pids, snapshot_tree, stack_env, stop_stack, vodflow
 from vodflow.net import free_port
+from vodflow.prefect_auth import prefect_api_headers
 
 
 @dataclass
@@ -35,6 +38,16 @@ class CanaryStack:
     """A loopback port nothing listens on: a database or SMTP server that is not there."""
     seen: list[tuple[str, str]] = field(default_factory=list)
     """(where, text): CLI output and exceptions collected along the way, scanned at the end."""
+
+    @property
+    def needles(self) -> list[str]:
+        """What the scan looks for: the hex, and the Prefect credentials as they travel (a basic-auth header)."""
+        return [self.token, *prefect_api_headers(self.secrets).values()]
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        """The credentials the stack's Prefect server asks for."""
+        return prefect_api_headers(self.secrets)
 
     def record(self, where: str, text: str) -> None:
         """Keep ``text`` for the final scan."""
@@ -63,6 +76,10 @@ def canary_secrets(token: str, sandbox_port: int, closed_port: int) -> dict[str,
         "VODFLOW_ATLAS_API_KEY": f"canary-atlas-{token}",
         "VODFLOW_EVENTS_API_KEY": f"canary-events-{token}",
         "VODFLOW_SMTP_PASSWORD": f"canary-smtp-{token}",
+        # The Prefect server behind basic auth, as docs/security.md advises for production: the server checks
+        # the string, and every client of the stack (CLI, worker, flow runs, vodflow's own REST reads) sends it.
+        "PREFECT_SERVER_API_AUTH_STRING": f"vodflow:canary-prefect-{token}",
+        "PREFECT_API_AUTH_STRING": f"vodflow:canary-prefect-{token}",
     }
 
 

@@ -75,13 +75,14 @@ def _events(client: httpx.Client) -> Iterator[Any]:
         body = response.json()
 
 
-def prefect_records(api_url: str) -> Iterator[Source]:
+def prefect_records(api_url: str, headers: dict[str, str]) -> Iterator[Source]:
     """Every record a person or a script can read from the Prefect API, secrets left hidden (the default).
 
     Flow runs (parameters, job variables, state messages), task runs, logs, artifacts, variables, block
     documents, deployments, work pools with their queues and workers, automations, concurrency limits, events.
+    ``headers`` carry the server's credentials.
     """
-    with httpx.Client(base_url=api_url, timeout=60, trust_env=False) as client:
+    with httpx.Client(base_url=api_url, headers=headers, timeout=60, trust_env=False) as client:
         collections = {
             "flow run": "/flow_runs/filter",
             "task run": "/task_runs/filter",
@@ -107,9 +108,9 @@ def prefect_records(api_url: str) -> Iterator[Source]:
             yield f"prefect event {event['event']} {event['id']}", json.dumps(event)
 
 
-def block_documents_with_secrets(api_url: str) -> str:
+def block_documents_with_secrets(api_url: str, headers: dict[str, str]) -> str:
     """The block documents with their secrets shown: the control that the blocks really hold the canaries."""
-    with httpx.Client(base_url=api_url, timeout=60, trust_env=False) as client:
+    with httpx.Client(base_url=api_url, headers=headers, timeout=60, trust_env=False) as client:
         return json.dumps(_post(client, "/block_documents/filter", {"include_secrets": True}))
 
 
@@ -144,10 +145,10 @@ def command_lines(pids: Iterable[int]) -> Iterator[Source]:
                 continue
 
 
-def plant_log(api_url: str, message: str) -> None:
+def plant_log(api_url: str, headers: dict[str, str], message: str) -> None:
     """Write one log record to the server: the control that the scan of the Prefect records can find anything."""
     record = {"name": "vodflow.security-test", "level": 20, "message": message, "timestamp": _now()}
-    with httpx.Client(base_url=api_url, timeout=30, trust_env=False) as client:
+    with httpx.Client(base_url=api_url, headers=headers, timeout=30, trust_env=False) as client:
         client.post("/logs/", json=[record]).raise_for_status()
 
 
@@ -157,12 +158,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def findings(needle: str, sources: Iterable[Source], context: int = 60) -> list[str]:
-    """Each source that holds ``needle``, with the text around it (the needle itself shown as ``<CANARY>``)."""
+def findings(needles: Iterable[str], sources: Iterable[Source], context: int = 60) -> list[str]:
+    """Each source that holds one of ``needles``, with the text around it (the needle shown as ``<CANARY>``)."""
+    needles = list(needles)
     found = []
     for where, text in sources:
-        at = text.find(needle)
-        if at >= 0:
-            snippet = text[max(0, at - context) : at + len(needle) + context].replace(needle, "<CANARY>")
-            found.append(f"{where}: …{snippet!r}…")
+        for needle in needles:
+            at = text.find(needle)
+            if at >= 0:
+                snippet = text[max(0, at - context) : at + len(needle) + context].replace(needle, "<CANARY>")
+                found.append(f"{where}: …{snippet!r}…")
+                break
     return found

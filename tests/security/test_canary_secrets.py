@@ -19,6 +19,7 @@ import traceback
 from functools import partial
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy.engine import URL
@@ -81,9 +82,13 @@ def test_stack_came_up_with_the_canaries(canary: CanaryStack) -> None:
     with psycopg.connect(_libpq(canary), connect_timeout=10) as conn:
         assert conn.execute("select current_user").fetchone() == ("postgres",)
     # The Slack and email blocks hold theirs (read back with include_secrets, the one way to see them).
-    blocks = scan.block_documents_with_secrets(canary.stack.api_url)
+    blocks = scan.block_documents_with_secrets(canary.stack.api_url, canary.api_headers)
     assert canary.secrets["VODFLOW_SLACK_WEBHOOK_URL"] in blocks
     assert canary.secrets["VODFLOW_SMTP_PASSWORD"] in blocks
+    # The Prefect server asks for its credentials (its health probe excepted), and the stack's clients have them.
+    api = canary.stack.api_url
+    assert httpx.post(f"{api}/flow_runs/filter", json={}, trust_env=False, timeout=10).status_code == 401
+    assert httpx.get(f"{api}/health", trust_env=False, timeout=10).status_code == 200
 
 
 def test_happy_path_ingestion_dbt_build_and_health_report(canary: CanaryStack) -> None:
@@ -102,6 +107,7 @@ def test_happy_path_ingestion_dbt_build_and_health_report(canary: CanaryStack) -
     assert report.returncode == 0, report.stdout + report.stderr
     path = next(line.split(None, 1)[1] for line in report.stdout.splitlines() if line.startswith("report "))
     assert path.endswith(".html") and str(canary.stack.data_dir) in path
+    assert "could not be asked" not in report.stdout, report.stdout  # the report read the alert events, with auth
     assert "<html" in open(path, encoding="utf-8").read().lower()
 
 
@@ -128,7 +134,7 @@ def test_a_refused_slack_post_while_the_database_is_unreachable(canary: CanarySt
     failing = f"http://127.0.0.1:{canary.closed_port}/services/T0/B0/canary-slackfail-{token}"
     applied = canary.vodflow("automations", "apply", env={"VODFLOW_SLACK_WEBHOOK_URL": failing}, timeout=300)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert failing in scan.block_documents_with_secrets(canary.stack.api_url)
+    assert failing in scan.block_documents_with_secrets(canary.stack.api_url, canary.api_headers)
 
     # A run of the deployment whose database port is wrong (a job variable: the run's environment only).
     run = _python(
@@ -204,7 +210,7 @@ def test_the_canary_is_nowhere_it_must_not_be(canary: CanaryStack) -> None:
     sources: list[scan.Source] = [
         *scan.files(stack.data_dir, skip=[password_file, pg / "data"]),
         *scan.files(PROJECT_ROOT, newer_than=_STARTED),  # anything a run left in the checkout (dbt logs, targets)
-        *scan.prefect_records(stack.api_url),
+        *scan.prefect_records(stack.api_url, canary.api_headers),
         scan.http_text(f"{sandbox}/inbox.json"),
         scan.http_text(f"{sandbox}/inbox"),
         scan.http_text(stack.url("VODFLOW_DOCS_PORT", "/health/")),
@@ -221,11 +227,12 @@ def test_the_canary_is_nowhere_it_must_not_be(canary: CanaryStack) -> None:
         assert any(name.startswith(f"prefect {kind} ") for name in names), f"no Prefect {kind} was scanned"
     assert any(name.startswith("command line") for name in names), "no command line was scanned"
 
-    assert scan.findings(canary.token, sources) == []
+    assert scan.findings(canary.needles, sources) == []
 
     # Controls: the same scan finds the canary where it belongs, so it is able to find it anywhere.
-    assert scan.findings(canary.token, scan.files(pg, skip=[pg / "data"])), "the scan missed the password file"
-    assert scan.findings(canary.token, [("blocks", scan.block_documents_with_secrets(stack.api_url))])
-    scan.plant_log(stack.api_url, f"planted by the test: {canary.secrets['VODFLOW_PG_PASSWORD']}")
-    planted = scan.findings(canary.token, scan.prefect_records(stack.api_url))
+    assert scan.findings(canary.needles, scan.files(pg, skip=[pg / "data"])), "the scan missed the password file"
+    blocks = scan.block_documents_with_secrets(stack.api_url, canary.api_headers)
+    assert scan.findings(canary.needles, [("blocks", blocks)]), "the scan missed the secrets in the blocks"
+    scan.plant_log(stack.api_url, canary.api_headers, f"planted by the test: {canary.secrets['VODFLOW_PG_PASSWORD']}")
+    planted = scan.findings(canary.needles, scan.prefect_records(stack.api_url, canary.api_headers))
     assert [line.split(":")[0].rsplit(" ", 1)[0] for line in planted] == ["prefect log"], planted

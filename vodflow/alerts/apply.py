@@ -19,6 +19,7 @@ from uuid import UUID
 from vodflow.alerts.channels import BLOCK_NAMES, CHANNELS, EMAIL, SLACK, Channel, ChannelConfig, channel_config
 from vodflow.alerts.definitions import MANAGED_TAG, AutomationDefinition, load_definitions
 from vodflow.anomaly.checks import CHECKS_ENV, load_checks
+from vodflow.prefect_auth import prefect_client_credentials
 
 if TYPE_CHECKING:
     from prefect.blocks.core import Block
@@ -199,7 +200,7 @@ async def apply_alerts_async(
     definitions = load_definitions(env) if definitions is None else definitions
     result = ApplyResult()
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        async with PrefectClient(api=api_url) as client:
+        async with PrefectClient(api=api_url, **prefect_client_credentials()) as client:
             blocks = await _save_blocks(client, config, result)
             await _sync_automations(client, definitions, blocks, result)
             for channel in CHANNELS:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from vodflow.alerts.definitions import NAME_PREFIX
+from vodflow.prefect_auth import prefect_api_headers
 from vodflow.settings import Settings
 
 FAILED_EVENT = "prefect.automation.action.failed"
@@ -80,7 +81,7 @@ def recent_alert_failures(
         "limit": limit,
     }
     try:
-        response = httpx.post(f"{url}/events/filter", json=body, timeout=timeout)
+        response = httpx.post(f"{url}/events/filter", json=body, timeout=timeout, headers=prefect_api_headers())
         response.raise_for_status()
     except httpx.HTTPError as exc:
         raise AlertFailuresUnavailable(f"could not read alert failures from {url}: {type(exc).__name__}") from exc

@@ -66,11 +66,12 @@ def list_automations() -> None:
     from prefect.client.orchestration import PrefectClient
 
     from vodflow.alerts.definitions import MANAGED_TAG, load_definitions
+    from vodflow.prefect_auth import prefect_client_credentials
 
     url = _api_url()
 
     async def read() -> dict[str, bool]:
-        async with PrefectClient(api=url) as client:
+        async with PrefectClient(api=url, **prefect_client_credentials()) as client:
             return {a.name: a.enabled for a in await client.read_automations() if MANAGED_TAG in a.tags}
 
     with known_errors():

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from vodflow.health.db import fetch, num
 from vodflow.health.model import Section, Window
+from vodflow.prefect_auth import prefect_api_headers
 
 #: The events the report counts, and how it names them.
 ALERT_EVENTS = {
@@ -120,9 +121,10 @@ def read_alerts(api_url: str, window: Window, timeout: float = 5.0) -> AlertSect
         "limit": 10,
     }
     try:
-        counted = httpx.post(f"{url}/events/count-by/event", json=count_body, timeout=timeout)
+        headers = prefect_api_headers()
+        counted = httpx.post(f"{url}/events/count-by/event", json=count_body, timeout=timeout, headers=headers)
         counted.raise_for_status()
-        failed = httpx.post(f"{url}/events/filter", json=failed_body, timeout=timeout)
+        failed = httpx.post(f"{url}/events/filter", json=failed_body, timeout=timeout, headers=headers)
         failed.raise_for_status()
     except httpx.HTTPError as exc:
         # The URL names a server, not a secret; the exception text is left out (it can be long and noisy).

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from vodflow.prefect_auth import prefect_api_headers
 from vodflow.settings import Settings
 
 _TIMEOUT = 5.0
@@ -22,7 +23,13 @@ def post_json(settings: Settings, path: str, body: dict[str, Any]) -> Any:
 
     ``trust_env=False``: a proxy from the environment must never sit between us and a loopback server.
     """
-    response = httpx.post(f"{settings.prefect_api_url}{path}", json=body, timeout=_TIMEOUT, trust_env=False)
+    response = httpx.post(
+        f"{settings.prefect_api_url}{path}",
+        json=body,
+        timeout=_TIMEOUT,
+        trust_env=False,
+        headers=prefect_api_headers(),
+    )
     response.raise_for_status()
     return response.json()
 

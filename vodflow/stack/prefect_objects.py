@@ -8,6 +8,7 @@ importing it never creates or reads the user's own ``~/.prefect`` profile.
 from __future__ import annotations
 
 from vodflow.envvars import temporary_environ
+from vodflow.prefect_auth import prefect_client_credentials
 from vodflow.settings import DBT_CONCURRENCY_LIMIT, Settings
 from vodflow.stack.env import prefect_env
 
@@ -22,7 +23,7 @@ def ensure_work_pool(settings: Settings) -> bool:
         from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
         from prefect.workers.process import ProcessWorker
 
-        with SyncPrefectClient(api=settings.prefect_api_url) as client:
+        with SyncPrefectClient(api=settings.prefect_api_url, **prefect_client_credentials()) as client:
             try:
                 client.read_work_pool(settings.work_pool)
                 return False
