@@ -70,7 +70,10 @@ class SandboxAdmin:
         provider: str = "lumina",
         skip: int | None = None,
     ) -> dict[str, Any]:
-        """Queue a fault (kinds: ``429 500 503 slow truncated html reset malformed_rows shift``); returns it with its id.
+        """Queue a fault; returns it with its id.
+
+        Kinds: ``429 500 503 slow truncated html reset malformed_rows shift hostile_rows invalid_utf8 nesting_bomb``
+        (the sandbox README says what each does).
 
         Args:
             kind: the fault kind; ``429`` may be given as an int.

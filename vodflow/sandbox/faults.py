@@ -41,6 +41,12 @@ class FaultKind(StrEnum):
     """lumina only: the item just before the requested range is updated now (it moves to the end of the paging
     order), so every later item moves one place up: the first item of page 2 is now the last of page 1, which a
     client paging by page number has already read. What a catalogue edited while it is being paged does."""
+    HOSTILE_ROWS = "hostile_rows"
+    """200 whose items' titles are hostile text in turn: SQL, NUL, escapes, bidi, a megabyte (``hostile.py``)."""
+    INVALID_UTF8 = "invalid_utf8"
+    """200 whose JSON body holds bytes that are not UTF-8 in the first item's title (``hostile.py``)."""
+    NESTING_BOMB = "nesting_bomb"
+    """200 whose JSON body is 100,000 nested arrays (``hostile.py``)."""
 
 
 @dataclass(frozen=True)

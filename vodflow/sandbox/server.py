@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from vodflow.sandbox import atlas, events, harbor, meridian
+from vodflow.sandbox import atlas, events, harbor, hostile, meridian
 from vodflow.sandbox.atlas import ATLAS_DEFAULT_SIZE, AtlasStore
 from vodflow.sandbox.catalogue import LUMINA_DEFAULT_SIZE
 from vodflow.sandbox.events import EventsStore, Sizes
@@ -250,6 +250,14 @@ class Answer:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+#: Faults that rewrite a JSON answer's body (see ``hostile.py``).
+_HOSTILE_BODIES: dict[FaultKind, Callable[[bytes], bytes]] = {
+    FaultKind.HOSTILE_ROWS: hostile.hostile_rows,
+    FaultKind.INVALID_UTF8: hostile.invalid_utf8,
+    FaultKind.NESTING_BOMB: lambda _body: hostile.nesting_bomb(),
+}
+
+
 def _json_body(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
 
@@ -419,6 +427,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body = answer.body
                 if fault is not None and fault.kind is FaultKind.TRUNCATED:
                     body = body[: len(body) // 2]
+                if fault is not None and fault.kind in _HOSTILE_BODIES and answer.content_type == _JSON:
+                    body = _HOSTILE_BODIES[fault.kind](body)
                 self._send(200, body, answer.content_type, answer.headers)
         except HttpError as exc:
             self._send_error_json(exc.status, exc.message)
@@ -432,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind is FaultKind.SLOW:
             time.sleep(fault.delay_s)
             return False
-        if kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED_ROWS, FaultKind.SHIFT):
+        if kind in (FaultKind.TRUNCATED, FaultKind.MALFORMED_ROWS, FaultKind.SHIFT, *_HOSTILE_BODIES):
             return False
         if kind is FaultKind.RESET:
             self._reset_connection()
