@@ -8,6 +8,7 @@ schema is strict about columns: a mapping that forgets or invents a column is a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -44,15 +45,33 @@ TIMESTAMP_COLUMNS = ("provider_updated_at",)
 TEXT_COLUMNS = tuple(
     c for c in CANONICAL_COLUMNS if c not in (*INTEGER_COLUMNS, *TIMESTAMP_COLUMNS, "genres", "payload")
 )
+#: Longest title (and original title) kept; a longer one is quarantined (``title_max_length``), its reason
+#: naming its length and this limit. Real titles stay far below it; a megabyte "title" is an attack or a bug.
 MAX_TITLE_LENGTH = 1000
-_CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+#: Beyond this a float no longer holds every integer; no integer column comes anywhere near it.
+_MAX_EXACT_INTEGER = 2**53
+MAX_GENRE_LENGTH = 100
+MAX_GENRES = 50
+#: Characters a text value may not hold (``<column>_no_control_characters``): C0 controls but tab, line feed and
+#: carriage return (whitespace that harms nothing downstream; a quoted CSV value may span lines), DEL, and the
+#: C1 controls U+0080..U+009F (never text: what a Windows-1252 file read as Latin-1 leaves behind). NUL is among
+#: them, and must be: PostgreSQL's text cannot store it.
+_CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+#: Bidirectional embeddings and overrides U+202A..U+202E (``<column>_no_bidi_override``): an override makes a
+#: title display as other text than it holds ("Trojan Source" spoofing). The isolates U+2066..U+2069 and the
+#: marks U+200E, U+200F, U+061C are kept: mixed-direction titles need them and they reorder nothing by force.
+_BIDI_OVERRIDES = "[\u202a-\u202e]"
+#: Unpaired surrogates (``<column>_valid_unicode``): a JSON escape such as ``\\ud800`` yields one; it is no
+#: character, and UTF-8 (the database's encoding) cannot store it.
+_SURROGATES = "[\ud800-\udfff]"
 
 
 def to_typed_frame(records: Sequence[dict[str, Any]]) -> tuple[pd.DataFrame, dict[int, list[str]]]:
     """Build the canonical frame with real dtypes; return it with the conversion failures per row position.
 
     Integers may arrive as ``"90"`` or ``90.0`` (accepted) or ``"ninety"`` / ``90.5`` (reason
-    ``<column>_not_integer``); timestamps as ISO 8601 strings with offsets (else ``<column>_not_timestamp``).
+    ``<column>_not_integer``) or beyond 2**53 (``<column>_out_of_range``); timestamps as ISO 8601 strings with
+    offsets (else ``<column>_not_timestamp``).
     """
     frame = pd.DataFrame.from_records(list(records), columns=list(CANONICAL_COLUMNS))
     frame.index = pd.RangeIndex(len(frame))
@@ -64,10 +83,13 @@ def to_typed_frame(records: Sequence[dict[str, Any]]) -> tuple[pd.DataFrame, dic
 
     for column in INTEGER_COLUMNS:
         raw = frame[column]
-        numbers = pd.to_numeric(raw, errors="coerce")
+        numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
         fractional = numbers.notna() & (numbers % 1 != 0)
+        # A number like 1e30 would overflow the integer dtype and fail the whole batch: one reason, one row.
+        huge = ~fractional & (numbers.abs() > _MAX_EXACT_INTEGER)
         note((raw.notna() & numbers.isna()) | fractional, f"{column}_not_integer")
-        numbers = numbers.where(~fractional)
+        note(huge, f"{column}_out_of_range")
+        numbers = numbers.where(~fractional & ~huge)
         frame[column] = numbers.round().astype("Int64")
     for column in TIMESTAMP_COLUMNS:
         raw = frame[column]
@@ -84,14 +106,42 @@ def _check(name: str, fn: Callable[[pd.Series], pd.Series]) -> pa.Check:
     return pa.Check(fn, name=name, error=name)
 
 
+def _max_length_check(column: str, max_length: int, fn: Callable[[pd.Series], pd.Series]) -> pa.Check:
+    # The limit rides along as a statistic, so a quarantine reason can name it (vodflow.ingest.validate).
+    name = f"{column}_max_length"
+    return pa.Check(fn, name=name, error=name, statistics={"max_length": max_length})
+
+
 def _text_checks(column: str, max_length: int, *, not_blank: bool = False) -> list[pa.Check]:
+    """The rules every free-text column obeys, each with its own name (module constants say why)."""
     checks = [
-        _check(f"{column}_max_length", lambda s: s.str.len() <= max_length),
+        _max_length_check(column, max_length, lambda s: s.str.len() <= max_length),
         _check(f"{column}_no_control_characters", lambda s: ~s.str.contains(_CONTROL_CHARACTERS, regex=True)),
+        _check(f"{column}_no_bidi_override", lambda s: ~s.str.contains(_BIDI_OVERRIDES, regex=True)),
+        _check(f"{column}_valid_unicode", lambda s: ~s.str.contains(_SURROGATES, regex=True)),
     ]
     if not_blank:
         checks.insert(0, _check(f"{column}_not_blank", lambda s: s.str.strip().str.len() > 0))
     return checks
+
+
+_GENRE_TEXT = re.compile(f"{_CONTROL_CHARACTERS}|{_BIDI_OVERRIDES}|{_SURROGATES}")
+
+
+def _genres_ok(values: pd.Series) -> pd.Series:
+    """At most ``MAX_GENRES`` genres, each a string of at most ``MAX_GENRE_LENGTH`` characters and the text rules.
+
+    Genres load into a ``text[]`` column, where a NUL or a surrogate in one genre would fail the whole load.
+    """
+
+    def ok(genres: Any) -> bool:
+        return (
+            isinstance(genres, list)
+            and len(genres) <= MAX_GENRES
+            and all(isinstance(g, str) and len(g) <= MAX_GENRE_LENGTH and not _GENRE_TEXT.search(g) for g in genres)
+        )
+
+    return values.map(ok)
 
 
 def _eidr_check_character_ok(values: pd.Series) -> pd.Series:
@@ -133,7 +183,7 @@ def build_schema(now: datetime | None = None) -> pa.DataFrameSchema:
             "language": pa.Column(
                 pd.StringDtype(), _check("language_iso639", lambda s: s.str.fullmatch(r"[a-z]{2,3}")), nullable=True
             ),
-            "genres": pa.Column(object, nullable=True),
+            "genres": pa.Column(object, _check("genres_text", _genres_ok), nullable=True),
             "rating": pa.Column(pd.StringDtype(), _text_checks("rating", 20), nullable=True),
             "eidr_id": pa.Column(
                 pd.StringDtype(),

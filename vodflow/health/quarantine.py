@@ -30,6 +30,9 @@ _KINDS = (
     ("_positive", "non-positive"),
     ("_max_length", "too long"),
     ("_no_control_characters", "control characters in"),
+    ("_no_bidi_override", "bidi override in"),
+    ("_valid_unicode", "invalid Unicode in"),
+    ("genres_text", "unstorable"),
 )
 _FRIENDLY_COLUMNS = {"release_year": "year", "runtime_minutes": "runtime", "provider_updated_at": "update time"}
 

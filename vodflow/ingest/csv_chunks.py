@@ -23,6 +23,9 @@ from vodflow.ingest.drops import FileRejectedError
 MALFORMED_ROW = "_malformed_row"
 _OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: Archives are never unpacked (nothing of a drop is ever written from inside it, so an archive member named
+#: ``../../x`` can go nowhere): one that arrives with a ``.csv`` name is refused with what it is.
+_ARCHIVE_MAGIC = {b"PK\x03\x04": "a ZIP archive", b"PK\x05\x06": "an empty ZIP archive", b"\x1f\x8b": "a gzip file"}
 
 
 def _header_reason(header: list[str], expected: tuple[str, ...]) -> str | None:
@@ -51,11 +54,41 @@ def _header_reason(header: list[str], expected: tuple[str, ...]) -> str | None:
     return f"header does not match the contract: {'; '.join(problems)} (expected: {','.join(expected)})"
 
 
-def _decode_reason(exc: UnicodeDecodeError, line: int) -> str:
-    byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, bytes | bytearray) else "?"
+def _first_invalid_utf8(handle: BinaryIO) -> tuple[int, int, int] | None:
+    """(line, byte offset, byte) of the file's first byte that is not UTF-8, read again from the start.
+
+    The text layer decodes blocks of several kilobytes ahead of the csv reader, so neither its error's offset
+    nor the reader's line says where the bad byte is; this second pass, run only on error, does.
+    """
+    handle.seek(0)
+    line, offset, pending = 1, 0, b""
+    while block := handle.read(1 << 20):
+        data = pending + block
+        try:
+            data.decode("utf-8")
+            good, pending = data, b""
+        except UnicodeDecodeError as exc:
+            if exc.reason != "unexpected end of data":
+                return line + data.count(b"\n", 0, exc.start), offset + exc.start, data[exc.start]
+            good, pending = data[: exc.start], data[exc.start :]  # a character cut by the block: read on
+        line += good.count(b"\n")
+        offset += len(good)
+    return (line, offset, pending[0]) if pending else None
+
+
+def _decode_reason(handle: BinaryIO) -> str:
+    found = _first_invalid_utf8(handle)
+    where = "" if found is None else f" (byte 0x{found[2]:02x} near line {found[0]}, byte offset {found[1]:,})"
+    return f"wrong encoding: not valid UTF-8{where}; the contract is UTF-8, with or without a byte order mark"
+
+
+def _oversized_field_reason(line: int) -> str:
+    # The csv module's own limit (128 KiB by default) bounds the memory one field can take; it is process-wide,
+    # so it is read, never raised. A field that long is a broken file (an unclosed quote swallows the lines after
+    # it) or an attack, not a catalogue value: the file is refused as a whole.
     return (
-        f"wrong encoding: not valid UTF-8 (byte 0x{byte} near line {line}); "
-        "the contract is UTF-8, with or without a byte order mark"
+        f"a field longer than {csv.field_size_limit():,} characters near line {line} (an unclosed quote, or a "
+        "value no catalogue holds): nothing of the file was loaded"
     )
 
 
@@ -66,10 +99,15 @@ def read_chunks(handle: BinaryIO, expected: tuple[str, ...], chunk_rows: int) ->
     (no header at all) is rejected.
 
     Raises:
-        FileRejectedError: empty, not UTF-8 (or UTF-16), a wrong header or delimiter, or broken CSV quoting.
+        FileRejectedError: empty, not UTF-8 (or UTF-16), an archive, a wrong header or delimiter, broken CSV
+            quoting, or a field beyond the csv module's size limit.
     """
-    if handle.read(2) in _UTF16_BOMS:
+    start = handle.read(4)
+    if start[:2] in _UTF16_BOMS:
         raise FileRejectedError("wrong encoding: UTF-16 (byte order mark); the contract is UTF-8")
+    archive = next((what for magic, what in _ARCHIVE_MAGIC.items() if start.startswith(magic)), None)
+    if archive is not None:
+        raise FileRejectedError(f"{archive}, not a CSV file: archives are never unpacked; drop the CSV file itself")
     handle.seek(0)
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
     reader = csv.reader(text)
@@ -91,9 +129,11 @@ def read_chunks(handle: BinaryIO, expected: tuple[str, ...], chunk_rows: int) ->
                 chunk = []
         if chunk:
             yield chunk
-    except UnicodeDecodeError as exc:
-        raise FileRejectedError(_decode_reason(exc, reader.line_num + 1)) from None
+    except UnicodeDecodeError:
+        raise FileRejectedError(_decode_reason(handle)) from None
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise FileRejectedError(_oversized_field_reason(reader.line_num)) from None
         raise FileRejectedError(f"malformed CSV near line {reader.line_num}: {exc}") from None
     finally:
         text.detach()

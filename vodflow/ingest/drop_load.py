@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from vodflow.ingest.adi import MAX_DOCUMENT_BYTES
 from vodflow.ingest.drop_ledger import LedgerEntry, record_entry, sha256_of, write_entries
-from vodflow.ingest.drops import ARCHIVE, REJECTED, DropFolder, FileRejectedError
+from vodflow.ingest.drops import ARCHIVE, REJECTED, DropFolder, FileRejectedError, unsafe_name_reason
 from vodflow.ingest.load import LoadContext, LoadCounts, record_failed_load, staged_load
 from vodflow.ingest.validate import ValidatedBatch, validate_items
 from vodflow.providers.base import field_drift
@@ -164,7 +164,8 @@ def reject(
     folder.move(name, stored_as)
     folder.write_reason(
         stored_as,
-        f"{reason}\n\nprovider: {folder.provider}\nfile: {name}\nsha256: {sha256}\nbytes: {size}\n"
+        f"{reason}\n\nprovider: {folder.provider}\nfile: {ascii(name) if unsafe_name_reason(name) else name}\n"
+        f"sha256: {sha256}\nbytes: {size}\n"
         f"rejected at: {datetime.now(UTC).isoformat()}\nflow run: {job.flow_run_id}\n",
     )
     entry = LedgerEntry(folder.provider, name, sha256, size, REJECTED_OUTCOME, stored_as, reason, None, job.flow_run_id)
@@ -176,7 +177,10 @@ def reject(
 
 
 def _open(job: DropJob, name: str) -> BinaryIO | FileOutcome:
-    """The open file, or the outcome that ends it here (gone: skipped; a link or special file: rejected)."""
+    """The open file, or the outcome that ends it here (gone: skipped; a link, special file, unsafe name: rejected)."""
+    unsafe = unsafe_name_reason(name)
+    if unsafe is not None and job.folder.exists(name):
+        return reject(job, name, unsafe)
     try:
         return job.folder.open_ready(name)
     except FileNotFoundError:

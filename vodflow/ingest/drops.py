@@ -7,13 +7,16 @@ read. A loaded file moves to ``archive/``, a rejected one to ``rejected/`` with 
 Why the care with paths: the name to ingest arrives from outside (a flow parameter, an event payload anyone with
 API access can emit, a person's command line). Nothing outside the folder may be read or moved: names are
 resolved and must sit directly in the folder; symlinks are never followed (a symlink is rejected and the link
-itself moved, its target untouched); special files and hard links are refused.
+itself moved, its target untouched); special files and hard links are refused; ``archive/`` and ``rejected/``
+must be real folders (a link there would move files out); a name with a control character is rejected unread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import re
 import shutil
 import stat
 import uuid
@@ -30,6 +33,7 @@ REASON_SUFFIX = ".reason"
 #: Names a producer writes before its rename; never read, even with the right extension before them.
 TEMPORARY_SUFFIXES = (".tmp", ".part")
 _READ_BUFFER = 1 << 20
+_CONTROL_IN_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class DropPathError(ValueError):
@@ -42,6 +46,21 @@ class FileRejectedError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def unsafe_name_reason(name: str) -> str | None:
+    """Why a file is refused for its name alone (a control character, such as a line feed), or None.
+
+    Names travel into the ledger, ``.reason`` files, logs, run names and alerts, where a line feed or an escape
+    sequence could forge a line or rewrite a terminal. Such a file is rejected unread, with this reason.
+    """
+    found = _CONTROL_IN_NAME.search(name)
+    if found is None:
+        return None
+    return (
+        f"the file name holds a control character (U+{ord(found.group()):04X}), which could forge lines in logs "
+        "and reason files: rename the file; it was not read"
+    )
 
 
 def drop_dir(provider: str) -> Path:
@@ -175,13 +194,34 @@ class DropFolder:
         """Whether ``name`` is (still) in the folder, as a file or a link."""
         return os.path.lexists(self.root / name)
 
+    def _subfolder(self, folder: str) -> Path:
+        """``archive/`` or ``rejected/``, created if missing.
+
+        Raises:
+            DropPathError: it is a symbolic link (or not a folder): moving a file "into" it would write it outside
+                the drop folder, wherever the link points.
+        """
+        target = self.root / folder
+        with contextlib.suppress(FileExistsError):
+            target.mkdir()
+        mode = os.lstat(target).st_mode
+        if not stat.S_ISDIR(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a folder"
+            raise DropPathError(
+                f"{folder}/ in the {self.provider} drop folder {self.root} is {kind}: files are moved into a real "
+                "subfolder only, never through a link to somewhere outside the drop folder"
+            )
+        return target
+
     def destination(self, name: str, folder: str) -> str:
         """A free name for ``name`` in ``archive/`` or ``rejected/``, relative to the root.
 
         A re-dropped file keeps its earlier copy: the newcomer gets a time stamp before its extension.
+
+        Raises:
+            DropPathError: the subfolder is a symbolic link (see :meth:`_subfolder`).
         """
-        target = self.root / folder
-        target.mkdir(exist_ok=True)
+        target = self._subfolder(folder)
         if not os.path.lexists(target / name):
             return f"{folder}/{name}"
         stem, dot, suffix = name.rpartition(".")

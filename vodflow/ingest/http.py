@@ -2,9 +2,9 @@
 
 Timeouts, connection errors and 5xx are retried with exponential backoff and full jitter; 429 waits for
 ``Retry-After`` (seconds or an HTTP-date) up to a cap; any other 4xx fails at once. A 200 whose body is not the
-JSON we asked for (HTML, truncated) is a provider error naming the page, never "zero rows". The number of
-attempts per request is bounded by ``RetryPolicy.max_attempts``; the Prefect task around extraction does not
-retry, so that bound is the total.
+JSON we asked for (HTML, truncated, not UTF-8, nested without end) is a provider error naming the page, never
+"zero rows". The number of attempts per request is bounded by ``RetryPolicy.max_attempts``; the Prefect task
+around extraction does not retry, so that bound is the total.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+
+#: Deepest nesting of arrays and objects a provider answer may have. The documented shapes nest a handful of
+#: levels (page, item, identifiers); payloads are written back with orjson, which stops at 255.
+MAX_JSON_DEPTH = 64
 
 
 class ProviderError(RuntimeError):
@@ -141,7 +145,47 @@ class ProviderHttpClient:
         content_type = response.headers.get("content-type", "")
         if "json" not in content_type:
             raise ProviderError(self.provider, page, f"expected JSON, got {content_type or 'no content type'}")
-        try:
-            return json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise ProviderError(self.provider, page, f"malformed JSON ({exc})") from exc
+        return decode_json(response.content, self.provider, page)
+
+
+def decode_json(content: bytes, provider: str, page: str) -> Any:
+    """A JSON body as Python values, or a :class:`ProviderError` that says what is wrong with it.
+
+    Strict where the standard library is lenient: the body must be UTF-8 (``json.loads`` on bytes accepts
+    UTF-8-encoded surrogates, which PostgreSQL cannot store), and no deeper than :data:`MAX_JSON_DEPTH` (a
+    nesting bomb ends as a clear error, never as a ``RecursionError`` from deep inside the parser, nor as a
+    payload too deep to be written back as jsonb).
+    """
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":  # cut inside a character: a truncated body, not an encoding
+            raise ProviderError(provider, page, "malformed JSON (the body ends inside a UTF-8 character)") from None
+        byte = content[exc.start : exc.start + 1].hex()
+        raise ProviderError(
+            provider, page, f"body is not valid UTF-8 (byte 0x{byte} at offset {exc.start:,}); JSON must be UTF-8"
+        ) from None
+    try:
+        body = json.loads(text)
+    except RecursionError:
+        body = None
+    except json.JSONDecodeError as exc:
+        raise ProviderError(provider, page, f"malformed JSON ({exc})") from None
+    else:
+        if not _deeper_than(body, MAX_JSON_DEPTH):
+            return body
+    raise ProviderError(
+        provider, page, f"JSON nested deeper than {MAX_JSON_DEPTH} levels (a nesting bomb?); nothing of it is used"
+    )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels deep (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False

@@ -18,12 +18,12 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any
 
-import orjson
 import pandas as pd
 import psycopg
 from sqlalchemy import Engine, text
 
 from vodflow.canonical import CANONICAL_COLUMNS
+from vodflow.ingest.storable import jsonb_text, storable_text
 from vodflow.ingest.validate import QuarantinedRow, ValidatedBatch
 
 _HASHED = tuple(c for c in CANONICAL_COLUMNS if c not in ("provider", "provider_asset_id"))
@@ -75,11 +75,6 @@ class LoadContext:
 def provider_lock_key(provider: str) -> int:
     """The advisory-lock key that serialises loads of one provider (or feed)."""
     return int.from_bytes(hashlib.sha256(f"vodflow.ingest.{provider}".encode()).digest()[:8], "big", signed=True)
-
-
-def jsonb_text(value: Any) -> str:
-    """JSON text PostgreSQL's jsonb accepts: jsonb refuses the NUL character, which hostile feeds do send."""
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode().replace("\\u0000", "")
 
 
 def column_values(series: pd.Series) -> list[Any]:
@@ -219,7 +214,7 @@ def write_audit(
             counts.unchanged,
             counts.stale,
             counts.quarantined,
-            error,
+            None if error is None else storable_text(error),
         ),
     )
 

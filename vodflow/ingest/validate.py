@@ -16,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from vodflow.canonical import CANONICAL_COLUMNS, build_schema, to_typed_frame
+from vodflow.ingest.storable import storable_text
 
 
 class SchemaBugError(RuntimeError):
@@ -97,6 +98,7 @@ IdOf = Callable[[Mapping[str, Any]], Any]
 
 
 def _short(value: Any) -> str | None:
+    """A value as a quarantine row shows it: at most 200 characters, storable (a NUL would fail the write)."""
     if value is None or (not isinstance(value, list | dict) and pd.isna(value)):
         return None
     text = (
@@ -106,7 +108,27 @@ def _short(value: Any) -> str | None:
         if isinstance(value, list | dict)
         else str(value)
     )
-    return text[:200]
+    return storable_text(text[:200])
+
+
+def _max_length_of(schema: pa.DataFrameSchema, column: str, check: str) -> int | None:
+    """The limit of a ``*_max_length`` rule (a statistic of the check, see ``vodflow.canonical``), or None."""
+    judged = schema.columns.get(column)
+    for rule in judged.checks if judged is not None else []:
+        if rule.error == check and "max_length" in (rule.statistics or {}):
+            return int(rule.statistics["max_length"])
+    return None
+
+
+def _shown(schema: pa.DataFrameSchema, column: str, check: str, value: Any) -> str | None:
+    """The failing value in a reason; a value over a length limit first says its length and the limit.
+
+    A megabyte title shown as its first 200 characters alone would not say what was wrong with it.
+    """
+    limit = _max_length_of(schema, column, check)
+    if limit is not None and isinstance(value, str):
+        return _short(f"{len(value):,} characters, limit {limit:,}: {value}")
+    return _short(value)
 
 
 def _default_id(item: Mapping[str, Any]) -> Any:
@@ -156,8 +178,9 @@ def validate_items(
         ]
         for position, names in conversion_failures.items()
     }
+    schema = kind.schema(now)
     try:
-        kind.schema(now).validate(frame, lazy=True)
+        schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         if cases["index"].isna().any():
@@ -168,7 +191,8 @@ def validate_items(
             if case.schema_context == "DataFrameSchema":  # a rule across columns: one reason, not one per column
                 reason = Reason(str(case.check), None, None)
             else:
-                reason = Reason(str(case.check), str(case.column), _short(case.failure_case))
+                value = _shown(schema, str(case.column), str(case.check), case.failure_case)
+                reason = Reason(str(case.check), str(case.column), value)
             if reason not in row_reasons:
                 row_reasons.append(reason)
     stamps = frame[kind.updated_at]
