@@ -37,6 +37,10 @@ class StartedRun:
     reused: bool
 
 
+READ_LIMIT = 200
+"""The most runs the Prefect server returns for one filter (it answers 422 to a larger ``limit``)."""
+
+
 def _attempt_of(key: str | None) -> int:
     try:
         return int((key or "").rsplit("#", 1)[1])
@@ -48,8 +52,8 @@ def latest_attempts(client: SyncPrefectClient, bases: Iterable[str]) -> dict[str
     """The newest attempt's run for each base key that has one (one query for all of them)."""
     keys = [attempt_key(base, n) for base in bases for n in range(1, MAX_ATTEMPTS + 1)]
     found: dict[str, tuple[int, FlowRun]] = {}
-    for offset in range(0, len(keys), 200 * MAX_ATTEMPTS):
-        chunk = keys[offset : offset + 200 * MAX_ATTEMPTS]
+    for offset in range(0, len(keys), READ_LIMIT):
+        chunk = keys[offset : offset + READ_LIMIT]  # a key names at most one run: the chunk bounds the answer
         runs = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(idempotency_key=FlowRunFilterIdempotencyKey(any_=chunk)),
             limit=len(chunk),
