@@ -29,6 +29,9 @@ from vodflow.providers.harbor import HARBOR
 from vodflow.providers.meridian import MERIDIAN
 
 PathParameter = str | list[str] | None
+MAX_REPLACEMENTS = 10
+"""How many files replaced while being read one run goes on to read in their place (a producer rewriting a
+file in a loop must not keep a run alive for ever; what is left waits for the next run)."""
 
 
 class DropRejectedError(RuntimeError):
@@ -72,10 +75,16 @@ def ingest_drops(provider: str, path: PathParameter) -> list[FileOutcome]:
         outcomes = [FileOutcome(n, SKIPPED, "another run is handling it") for n in names if n not in claimed]
         # Events right after each file: a later file's failure must not swallow an earlier file's events.
         if provider == HARBOR.name:
-            for name in claimed:
+            waiting = list(claimed)
+            while waiting:
+                name = waiting.pop(0)
                 outcome = ingest_file(HARBOR, folder, name, run_id)
                 emit_drop_events(provider, [outcome])
                 outcomes.append(outcome)
+                if outcome.replaced_by == name and len(outcomes) < len(claimed) + MAX_REPLACEMENTS:
+                    # Replaced while it was read: the newcomer holds this run's claim on the name; read it now.
+                    logger.info("%s: %s was replaced while it was read; reading the new file", provider, name)
+                    waiting.append(name)
         elif claimed:
             documents = ingest_documents(MERIDIAN, folder, claimed, run_id)
             emit_drop_events(provider, documents)

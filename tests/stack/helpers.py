@@ -80,14 +80,19 @@ def stack_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
-def start_stack(data_dir: Path, *, deploy: bool = True, timeout: float = 600) -> Stack:
-    """``vodflow up`` (with the deployments unless ``deploy`` is false) in ``data_dir`` on free ports."""
+def start_stack(
+    data_dir: Path, *, deploy: bool = True, timeout: float = 600, extra_env: dict[str, str] | None = None
+) -> Stack:
+    """``vodflow up`` (with the deployments unless ``deploy`` is false) in ``data_dir`` on free ports.
+
+    ``extra_env`` (``VODFLOW_*`` settings, say) is the environment of every process of the stack.
+    """
     import time
 
     from vodflow.net import free_port
 
     ports = {key: free_port() for key in STACK_ENV_KEYS[1:]}
-    env = stack_env(data_dir, ports)
+    env = {**stack_env(data_dir, ports), **(extra_env or {})}
     started = time.monotonic()
     first = vodflow("up", *([] if deploy else ["--no-deploy"]), timeout=timeout, env=env)
     stack = Stack(data_dir, ports, first, time.monotonic() - started, recorded_pids(data_dir), env=env)

@@ -83,9 +83,12 @@ class FileOutcome:
     counts: dict[str, int] | None = None
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     field_drift: dict[str, list[str]] = field(default_factory=dict)
+    replaced_by: str | None = None
+    """A file the producer put in this one's place while it was read: left waiting under this name."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (flow results, artifacts, event payloads)."""
+        replaced = {} if self.replaced_by is None else {"replaced_by": self.replaced_by}
         return {
             "file": self.name,
             "outcome": self.outcome,
@@ -94,6 +97,7 @@ class FileOutcome:
             "sha256": self.sha256,
             "bytes": self.bytes,
             "load_id": self.load_id,
+            **replaced,
             **(self.counts or {}),
         }
 
@@ -196,6 +200,7 @@ def ingest_stream_file(provider: StreamProvider, job: DropJob, name: str) -> Fil
         return opened
     chunk_rows = _int_env("VODFLOW_DROP_CHUNK_ROWS", DEFAULT_CHUNK_ROWS)
     with opened as handle:
+        read = os.fstat(handle.fileno())
         sha256, size = sha256_of(handle)
         ctx = job.context()
         stored_as = job.folder.destination(name, ARCHIVE)
@@ -219,8 +224,12 @@ def ingest_stream_file(provider: StreamProvider, job: DropJob, name: str) -> Fil
         except Exception as exc:
             _audit_failure(job, ctx, name, exc)
             raise
-    job.folder.move(name, stored_as)
-    return _loaded(name, stored_as, sha256, size, ctx, counts, tally)
+        newcomer = job.folder.archive_read(name, stored_as, read)
+        if newcomer is not None:
+            job.folder.keep_copy(handle, stored_as)
+    outcome = _loaded(name, stored_as, sha256, size, ctx, counts, tally)
+    outcome.replaced_by = newcomer
+    return outcome
 
 
 def _loaded(

@@ -232,6 +232,36 @@ class DropFolder:
         """Move a file (or the link itself) to ``stored_as``, a path from :meth:`destination`."""
         os.rename(self.root / name, self.root / stored_as)
 
+    def archive_read(self, name: str, stored_as: str, read: os.stat_result) -> str | None:
+        """Move the file just read (``read``: its ``fstat``) to ``stored_as``; the name of a newcomer, if any.
+
+        A producer may replace ``name`` (write, then rename over it) while a run reads the old file. Moving by
+        name would then archive the newcomer unread, and its rows would never load. So the file is moved first
+        and its identity checked after: if it is not the file that was read, it goes back to the top level
+        (``name`` if free, else a time-stamped name; never over another file) and that name is returned, to be
+        read like any waiting file. Returns None when the file moved was the one read, or is gone.
+        """
+        try:
+            os.rename(self.root / name, self.root / stored_as)
+        except FileNotFoundError:
+            return None
+        moved = os.lstat(self.root / stored_as)
+        if (moved.st_ino, moved.st_dev) == (read.st_ino, read.st_dev):
+            return None
+        newcomer = name if not os.path.lexists(self.root / name) else self.destination(name, ".").removeprefix("./")
+        os.link(self.root / stored_as, self.root / newcomer, follow_symlinks=False)  # refuses to overwrite
+        os.unlink(self.root / stored_as)
+        return newcomer
+
+    def keep_copy(self, handle: BinaryIO, stored_as: str) -> None:
+        """Write what ``handle`` read to ``stored_as`` (write, then rename): the archive of a file replaced since."""
+        final = self.root / stored_as
+        temporary = final.with_name(f".{final.name}.part")
+        handle.seek(0)
+        with open(temporary, "wb") as copy:
+            shutil.copyfileobj(handle, copy, _READ_BUFFER)
+        os.replace(temporary, final)
+
     def write_reason(self, stored_as: str, text: str) -> None:
         """Write ``<stored_as>.reason`` beside a rejected file (write, then rename: never half a reason)."""
         final = self.root / f"{stored_as}{REASON_SUFFIX}"
