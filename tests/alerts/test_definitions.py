@@ -11,6 +11,7 @@ import pytest
 
 from tests.alerts.helpers import detector_event
 from vodflow.alerts.definitions import (
+    CRASH,
     MANAGED_TAG,
     NAME_PREFIX,
     AutomationDefinition,
@@ -43,11 +44,33 @@ def test_every_definition_builds_an_automation_the_server_accepts() -> None:
     definitions = load_definitions({})
     assert len(definitions) >= 9
     for definition in definitions:
-        automation = definition.to_automation(uuid.uuid4())
+        automation = definition.to_automation(None if definition.action == CRASH else uuid.uuid4())
         assert automation.name.startswith(NAME_PREFIX)
         assert MANAGED_TAG in automation.tags
-        ServerSendNotification(block_document_id=uuid.uuid4(), subject=definition.subject, body=definition.body)
+        if definition.action is None:
+            ServerSendNotification(block_document_id=uuid.uuid4(), subject=definition.subject, body=definition.body)
         ServerAutomationCore.model_validate(automation.model_dump(mode="json"))
+
+
+def test_a_run_that_stops_sending_heartbeats_is_marked_crashed_and_so_announced() -> None:
+    """A process killed with its worker never reports: the missing heartbeats do, through the Crashed alert."""
+    lost = load_definitions({"VODFLOW_ALERT_LOST_RUN_SECONDS": "45"})
+    definition = next(d for d in lost if d.name == "flow run lost")
+    assert definition.channel is None and definition.action == CRASH
+    assert definition.trigger["after"] == ["prefect.flow-run.heartbeat"]
+    assert definition.trigger["within"] == 45 and "No heartbeat for 45 s" in definition.body
+    [action] = definition.to_automation(None).actions
+    assert action.model_dump()["type"] == "change-flow-run-state" and action.model_dump()["state"] == "CRASHED"
+    assert "prefect.flow-run.Crashed" in _definition("flow run failed or crashed").trigger["expect"]
+
+
+def test_a_crash_action_takes_no_channel_and_no_other_action_exists() -> None:
+    with pytest.raises(DefinitionError, match="give it no channel"):
+        parse_definitions("automations: [{name: a, action: crash, channel: slack, trigger: {}, body: b}]", {})
+    with pytest.raises(DefinitionError, match="action must be 'crash'"):
+        parse_definitions("automations: [{name: a, action: page, trigger: {}, body: b}]", {})
+    with pytest.raises(DefinitionError, match="needs its channel's block"):
+        _definition("ingest run stuck").to_automation(None)
 
 
 def test_failed_and_crashed_are_both_alerted_and_only_for_deployment_runs() -> None:

@@ -136,6 +136,9 @@ async def _sync_automations(
 ) -> None:
     desired: dict[str, AutomationCore] = {}
     for definition in definitions:
+        if definition.channel is None:  # an action on the run itself: needs no channel
+            desired[definition.full_name] = definition.to_automation(None)
+            continue
         if definition.channel not in blocks:
             result.skipped.append(f"{definition.full_name} ({definition.channel} not configured)")
             continue

@@ -37,34 +37,48 @@ class DefinitionError(ValueError):
     """The definitions file is malformed, or names a variable it may not use."""
 
 
+CRASH = "crash"
+"""The one action besides a message: mark the run Crashed (for runs whose process vanished without a word)."""
+
+
 @dataclass(frozen=True)
 class AutomationDefinition:
-    """One automation as the repository defines it."""
+    """One automation as the repository defines it: a message through a channel, or ``action: crash``."""
 
     name: str
-    channel: Channel
+    channel: Channel | None
     description: str
     trigger: dict[str, Any]
     subject: str
     body: str
+    action: str | None = None
 
     @property
     def full_name(self) -> str:
         """The automation's name on the server (prefixed, so people and ``apply`` can tell ours apart)."""
         return f"{NAME_PREFIX}{self.name}"
 
-    def to_automation(self, block_document_id: UUID) -> AutomationCore:
-        """The Prefect automation that sends this definition's message through the given block."""
-        from prefect.events.actions import SendNotification
+    def to_automation(self, block_document_id: UUID | None) -> AutomationCore:
+        """The Prefect automation: it sends this definition's message through the given block, or crashes the run."""
+        from prefect.client.schemas.objects import StateType
+        from prefect.events.actions import ChangeFlowRunState, SendNotification
         from prefect.events.schemas.automations import AutomationCore, EventTrigger
 
+        if self.action == CRASH:
+            action: Any = ChangeFlowRunState(name=None, state=StateType.CRASHED, message=self.body.strip(), force=False)
+            tags = [MANAGED_TAG, f"action:{CRASH}"]
+        else:
+            if block_document_id is None:
+                raise DefinitionError(f"{self.name}: a message needs its channel's block")
+            action = SendNotification(block_document_id=block_document_id, subject=self.subject, body=self.body)
+            tags = [MANAGED_TAG, f"channel:{self.channel}"]
         return AutomationCore(
             name=self.full_name,
             description=f"{self.description.strip()}\n\n{MANAGED_NOTE}",
             enabled=True,
-            tags=[MANAGED_TAG, f"channel:{self.channel}"],
+            tags=tags,
             trigger=EventTrigger.model_validate({"type": "event", **self.trigger}),
-            actions=[SendNotification(block_document_id=block_document_id, subject=self.subject, body=self.body)],
+            actions=[action],
         )
 
 
@@ -92,18 +106,25 @@ def substitute(text: str, env: Mapping[str, str]) -> str:
 def _definition(raw: Any, index: int) -> AutomationDefinition:
     if not isinstance(raw, dict):
         raise DefinitionError(f"automation #{index + 1} is not a mapping")
-    missing = [key for key in ("name", "channel", "trigger", "subject", "body") if key not in raw]
+    action = raw.get("action")
+    if action is not None and action != CRASH:
+        raise DefinitionError(f"{raw.get('name', f'automation #{index + 1}')}: action must be {CRASH!r} or absent")
+    required = ("name", "trigger", "body") if action == CRASH else ("name", "channel", "trigger", "subject", "body")
+    missing = [key for key in required if key not in raw]
     if missing:
         raise DefinitionError(f"automation #{index + 1} lacks {', '.join(missing)}")
-    if raw["channel"] not in CHANNELS:
+    if action == CRASH and "channel" in raw:
+        raise DefinitionError(f"{raw['name']}: an automation that crashes runs sends nothing; give it no channel")
+    if action is None and raw["channel"] not in CHANNELS:
         raise DefinitionError(f"{raw['name']}: channel must be one of {', '.join(CHANNELS)}")
     return AutomationDefinition(
         name=str(raw["name"]),
-        channel=cast(Channel, raw["channel"]),
+        channel=None if action == CRASH else cast(Channel, raw["channel"]),
         description=str(raw.get("description", "")),
         trigger=dict(raw["trigger"]),
-        subject=str(raw["subject"]).strip(),
+        subject=str(raw.get("subject", "")).strip(),
         body=str(raw["body"]),
+        action=action,
     )
 
 

@@ -85,4 +85,14 @@ def recent_alert_failures(
         response.raise_for_status()
     except httpx.HTTPError as exc:
         raise AlertFailuresUnavailable(f"could not read alert failures from {url}: {type(exc).__name__}") from exc
-    return [_failure(event) for event in response.json().get("events", [])]
+    failures = (_failure(event) for event in response.json().get("events", []))
+    return [failure for failure in failures if not _run_already_ended(failure)]
+
+
+def _run_already_ended(failure: AlertFailure) -> bool:
+    """Whether this is a "flow run lost" crash refused because the run had ended: not a failure to show.
+
+    A heartbeat that reached the server after the run's final state opens a new window, which then expires. The
+    crash is refused (never forced over a final state); nothing was lost and nothing was meant to be delivered.
+    """
+    return failure.action_type == "change-flow-run-state" and "already in terminal state" in failure.reason

@@ -99,6 +99,11 @@ def sandbox(settings: Settings) -> Service:
     )
 
 
+HEARTBEAT_ENV = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+"""Flow runs send a heartbeat every 30 s (Prefect's least): the "flow run lost" automation marks a run Crashed
+when they stop (its process killed with the worker), instead of leaving it Running for ever."""
+
+
 def worker(settings: Settings) -> Service:
     """The process worker that runs the deployments' flow runs as subprocesses of itself.
 
@@ -117,7 +122,7 @@ def worker(settings: Settings) -> Service:
             "--name",
             WORKER_NAME,
         ),
-        env={**child_env(settings), "PREFECT_WORKER_QUERY_SECONDS": "1"},
+        env={**child_env(settings), "PREFECT_WORKER_QUERY_SECONDS": "1", **HEARTBEAT_ENV},
         health=lambda since: api.worker_online(settings, WORKER_NAME, since=since),
         start_timeout=WORKER_START_TIMEOUT,
     )
