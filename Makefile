@@ -33,9 +33,11 @@ browser:
 			exit 1; \
 		fi; }
 
-## Lint, type-check and run every test (slow end-to-end ones included, the browser checks among them).
+## Lint, type-check and run every test (slow end-to-end ones included, the browser checks among them), on two
+## workers: much of an end-to-end test is waiting for a server. PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= 2
 test: install lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## Tests without the slow end-to-end ones.
 test-fast: install

@@ -8,6 +8,7 @@ quarantine, duplicates, seconds to converge. The table is written to ``test-outp
 
 from __future__ import annotations
 
+import fcntl
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -163,9 +164,15 @@ def record(fault: str, injection: str, outcome: Outcome | dict[str, Any], conver
         "note": note,
     }
     lines = RESULTS_DIR / "results.jsonl"
-    rows = [json.loads(line) for line in lines.read_text().splitlines()] if lines.exists() else []
-    rows = [r for r in rows if r["fault"] != fault] + [row]
-    lines.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with (RESULTS_DIR / ".lock").open("w") as lock:  # two test workers may record at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [json.loads(line) for line in lines.read_text().splitlines()] if lines.exists() else []
+        rows = [r for r in rows if r["fault"] != fault] + [row]
+        lines.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        _write_table(rows)
+
+
+def _write_table(rows: list[dict[str, Any]]) -> None:
     table = [
         "| fault | injected | rows served | rows in raw + quarantine | duplicates | time to converge (s) | note |",
         "|---|---|---:|---:|---:|---:|---|",
