@@ -123,7 +123,7 @@ def ingest_harbor(path: PathParameter = None, transform: bool = True) -> dict[st
     outcomes = ingest_drops(HARBOR.name, path)
     result = _summary(HARBOR.name, outcomes, started_at)
     if transform and result[LOADED]:
-        result["dbt"] = transform_provider(HARBOR.name, quarantined=int(result.get("quarantined") or 0))
+        result["dbt"] = transform_provider(HARBOR.name)
     _raise_if_rejected(HARBOR.name, outcomes)
     return result
 
@@ -150,7 +150,6 @@ def ingest_meridian(
     if path is None and api:
         result["api"] = run_ingestion(MERIDIAN.name, start, end, transform=False)
     if transform and (result[LOADED] or "api" in result):
-        quarantined = int(result.get("quarantined") or 0) + int(result.get("api", {}).get("quarantined") or 0)
-        result["dbt"] = transform_provider(MERIDIAN.name, quarantined=quarantined)
+        result["dbt"] = transform_provider(MERIDIAN.name)
     _raise_if_rejected(MERIDIAN.name, outcomes)
     return result

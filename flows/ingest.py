@@ -128,7 +128,7 @@ def run_ingestion(provider: str, start: datetime | None, end: datetime | None, t
     if counts.inserted or counts.updated:
         result["eidr"] = match_eidr(provider, ctx.started_at)
     if transform:
-        result["dbt"] = transform_provider(provider, quarantined=counts.quarantined)
+        result["dbt"] = transform_provider(provider)
     return result
 
 
@@ -137,22 +137,24 @@ def run_ingestion(provider: str, start: datetime | None, end: datetime | None, t
 PIPELINE_DBT_VARS = {"test_scope": "recent"}
 
 
-def transform_provider(provider: str, *, quarantined: int = 0) -> dict[str, Any]:
+def transform_provider(provider: str) -> dict[str, Any]:
     """Build what depends on this provider's source and the load audit, unless nothing needs it.
 
-    dbt is skipped when the marts provably hold every raw row of the provider and the run quarantined nothing:
-    a run that changed nothing then costs no build. Its audit row reaches fct_ingest_runs with the next build
-    (any provider's, or the scheduled ``transform``). A run that quarantined rows always builds, so the
-    quarantine metrics are current.
+    dbt is skipped when the marts provably hold every row the provider loaded or quarantined: a run that changed
+    nothing then costs no build. Its audit row reaches fct_ingest_runs with the next build (any provider's, or the
+    scheduled ``transform``). The same question is asked again once the build holds the dbt slot: of twenty
+    files dropped at once, the runs that waited while another build covered their rows skip theirs.
     """
     engine = get_engine()
-    if not quarantined and marts_are_current(engine, provider):
-        get_run_logger().info("%s: no raw row newer than the last successful dbt build; dbt skipped", provider)
-        return {"skipped": "marts already hold every raw row"}
+    if marts_are_current(engine, provider):
+        get_run_logger().info("%s: nothing newer than the last successful dbt build; dbt skipped", provider)
+        return {"skipped": "marts already hold every raw and quarantined row"}
     from flows.transform import transform as dbt_transform
 
     loaded_through = raw_loaded_through(engine, provider)
-    summary = dbt_transform(select=selection_for(provider), vars=PIPELINE_DBT_VARS)
+    summary = dbt_transform(select=selection_for(provider), vars=PIPELINE_DBT_VARS, unless_current=provider)
+    if summary.covered_by_earlier_build:
+        return {"skipped": "a build that ran while this one waited covered its rows"}
     record_build(engine, provider, loaded_through)
     return {"counts": summary.counts, "selected": summary.selected, "seconds": summary.elapsed_seconds}
 

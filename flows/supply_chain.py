@@ -93,5 +93,5 @@ def ingest_events(
     )
     result: dict[str, Any] = {"feed": feed.FEED, "load_id": str(ctx.load_id), **counts.as_dict()}
     if transform:
-        result["dbt"] = transform_provider(feed.FEED, quarantined=counts.quarantined)
+        result["dbt"] = transform_provider(feed.FEED)
     return result

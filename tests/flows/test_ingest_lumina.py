@@ -120,11 +120,27 @@ def test_noop_run_skips_dbt_but_a_failed_build_is_retried(stack: Engine, admin: 
     assert "dim_assets" in " ".join(first["dbt"]["selected"])
     again = ingest_lumina()
     assert (again["inserted"], again["updated"]) == (0, 0)
-    assert again["dbt"] == {"skipped": "marts already hold every raw row"}
+    assert again["dbt"] == {"skipped": "marts already hold every raw and quarantined row"}
     with stack.begin() as conn:  # a build that fails must not be recorded as done
         conn.execute(text("update ops.transform_watermarks set loaded_through = '-infinity'"))
     rebuilt = ingest_lumina()
     assert "skipped" not in rebuilt["dbt"]
+
+
+def test_a_build_whose_rows_an_earlier_build_covered_skips_once_it_holds_the_slot(
+    stack: Engine, admin: SandboxAdmin
+) -> None:
+    """What a run that waited for the dbt slot finds when the build before it covered its rows."""
+    from flows.transform import transform
+    from vodflow.dbt.selection import selection_for
+
+    ingest_lumina()  # loads and builds: the watermark covers every row lumina loaded or quarantined
+    covered = transform(select=selection_for("lumina"), unless_current="lumina")
+    assert covered.covered_by_earlier_build and covered.nodes == []
+    with stack.begin() as conn:  # a row quarantined after that build: the marts' quarantine figures are stale
+        conn.execute(text("update ops.quarantine set last_seen_at = now() where provider = 'lumina'"))
+    built = transform(select=selection_for("lumina"), unless_current="lumina")
+    assert not built.covered_by_earlier_build and built.success and built.of_type("model")
 
 
 def test_assets_without_an_eidr_id_are_matched_into_the_mart(

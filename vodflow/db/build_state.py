@@ -1,7 +1,8 @@
 """What the marts were last built from: lets a no-op ingestion skip dbt, and a first build find missing relations.
 
-The watermark is the newest ``loaded_at`` of a provider's raw rows (or a feed's: the supply-chain events) read
-*before* a successful build started, so rows committed during a build are never counted as built. A failed build
+The watermark is the newest ``loaded_at`` of a provider's raw rows (or a feed's: the supply-chain events), or
+``last_seen_at`` of its quarantined rows, read *before* a successful build started, so rows committed during a
+build are never counted as built. A failed build
 records nothing, so the next run builds again even if it loads nothing new.
 """
 
@@ -16,14 +17,19 @@ _FEED_TABLES = {"events": "raw.supply_chain_events"}
 
 
 def _newest_raw_row(provider: str) -> str:
-    """SQL for the newest ``loaded_at`` of what ``provider`` (or feed) loaded; ``:p`` is the provider.
+    """SQL for the newest moment ``provider`` (or feed) loaded a row or quarantined one; ``:p`` is the provider.
 
-    A feed's table holds only that feed's rows, so its query has no ``:p`` (an unused parameter is ignored).
+    Quarantined rows count: the marts report them (quarantine shares, the health report), so a run that only
+    quarantined still needs a build. A feed's table holds only that feed's rows.
     """
     table = _FEED_TABLES.get(provider)
-    if table:
-        return f"select max(loaded_at) from {table}"
-    return "select max(loaded_at) from raw.assets where provider = :p"
+    loaded = (
+        f"select max(loaded_at) from {table}"
+        if table
+        else ("select max(loaded_at) from raw.assets where provider = :p")
+    )
+    quarantined = "select max(last_seen_at) from ops.quarantine where provider = :p"
+    return f"select greatest(({loaded}), ({quarantined}))"
 
 
 def raw_loaded_through(engine: Engine, provider: str) -> datetime | None:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,6 +76,8 @@ class DbtBuildSummary:
     failures: list[DbtNodeResult] = field(default_factory=list)
     warnings: list[DbtNodeResult] = field(default_factory=list)
     error: str | None = None
+    covered_by_earlier_build: bool = False
+    """dbt did not run: once this build held the dbt slot, a build that ran while it waited had covered its rows."""
 
     @property
     def selected(self) -> list[str]:
@@ -188,6 +190,7 @@ def build(
     *,
     full_refresh: bool = False,
     vars: dict[str, Any] | None = None,
+    unless: Callable[[], bool] | None = None,
 ) -> DbtBuildSummary:
     """Run ``dbt build`` on vodflow's database and return what it did.
 
@@ -198,6 +201,8 @@ def build(
         select: dbt selectors (``["source:lumina+"]``); ``None`` builds the whole project.
         full_refresh: Rebuild incremental models from scratch.
         vars: dbt project variables (``{"lookback_minutes": "120"}``). A change of vars makes dbt re-parse.
+        unless: Asked once the build holds the dbt slot: if true, dbt does not run (a build that ran meanwhile did
+            this one's work) and the summary says ``covered_by_earlier_build``.
 
     Returns:
         The build's summary.
@@ -213,6 +218,8 @@ def build(
         select = [*select, *_missing_models(select, settings)]
     args = build_args(select, full_refresh=full_refresh, vars=vars)
     with exclusive_dbt(settings):
+        if unless is not None and unless():
+            return DbtBuildSummary(command=args, success=True, elapsed_seconds=0.0, covered_by_earlier_build=True)
         return _invoke(args, settings)
 
 
