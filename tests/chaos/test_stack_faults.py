@@ -27,6 +27,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from tests.chaos.invariants import Outcome, assert_promise, check_served, lumina_served, record
 from tests.stack.helpers import Stack, recorded_pids, vodflow
+from vodflow.ingest.load import provider_lock_key
 from vodflow.sandbox import SandboxAdmin
 from vodflow.sandbox.catalogue import WINDOW_END
 from vodflow.sandbox.harbor import iter_large_rows, write_large_drop
@@ -145,13 +146,16 @@ def active_statement(stack: Stack, pattern: str) -> bool:
     return bool(row and row[0])
 
 
-def in_load_transaction(stack: Stack) -> bool:
-    """Whether a load's transaction is open: it has copied a chunk into its staging table and not committed."""
+def in_load_transaction(stack: Stack, provider: str) -> bool:
+    """Whether a load of ``provider`` is mid-transaction: it holds the provider's lock and has copied a chunk."""
+    key = provider_lock_key(provider) & 0xFFFFFFFFFFFFFFFF  # pg_locks shows the bigint key as two unsigned halves
     try:
         with psycopg.connect(database_url(stack), autocommit=True, connect_timeout=5) as conn:
             row = conn.execute(
-                "select count(*) from pg_stat_activity where pid <> pg_backend_pid() "
-                "and state in ('active', 'idle in transaction') and query ilike 'copy %'"
+                "select count(*) from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+                "where l.locktype = 'advisory' and l.granted and l.objsubid = 1 "
+                "and l.classid::bigint = %s and l.objid::bigint = %s and a.query ilike 'copy %%'",
+                (key >> 32, key & 0xFFFFFFFF),
             ).fetchone()
     except psycopg.OperationalError:
         return False
@@ -208,7 +212,7 @@ def test_postgres_restarted_mid_load_converges_on_the_next_run(
     drop_dir = chaos_stack.data_dir / "drops" / "harbor"
     big = write_large_drop(tmp_path, rows=rows, name="chaos_pg_restart.csv")
     os.replace(big.path, drop_dir / big.path.name)  # the watcher announces it; a run starts loading it
-    wait_for(lambda: in_load_transaction(chaos_stack), 180, "the load's transaction", every=0.1)
+    wait_for(lambda: in_load_transaction(chaos_stack, "harbor"), 180, "the load's transaction", every=0.1)
     restart_postgres(chaos_stack)
     started = time.monotonic()
     assert (drop_dir / big.path.name).exists()  # the interrupted load left the file waiting
