@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test test-fast lint lint-sql format bench down clean
+.PHONY: install browser demo test test-fast chaos lint lint-sql format bench down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vodflow needs Python 3.11 or newer")'
@@ -33,11 +33,17 @@ browser:
 			exit 1; \
 		fi; }
 
-## Lint, type-check and run every test (slow end-to-end ones included, the browser checks among them), on two
-## workers: much of an end-to-end test is waiting for a server. PYTEST_WORKERS=0 runs them in this process.
+## Lint, type-check and run every test (slow end-to-end ones included, the browser checks among them) but the
+## chaos suite's stack faults (make chaos), on two workers: one runs the tests that start local stacks, one after
+## the other (tests/conftest.py), the other the rest. PYTEST_WORKERS=0 runs them all in this process.
 PYTEST_WORKERS ?= 2
 test: install lint browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not chaos_stack"
+
+## The chaos suite's faults on a local stack of its own (tests/chaos/test_stack_faults.py): the worker killed,
+## PostgreSQL and the Prefect server restarted mid-run, a 30-window backfill, 20 concurrent runs. About 10 minutes.
+chaos: install
+	$(BIN)/pytest -m chaos_stack
 
 ## Tests without the slow end-to-end ones.
 test-fast: install

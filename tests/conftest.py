@@ -19,22 +19,18 @@ from vodflow.db.engine import get_engine
 from vodflow.net import free_port
 from vodflow.settings import Settings, get_settings
 
-#: Test folders whose modules share one local stack (a package-scoped fixture), or run in file order: with
-#: pytest-xdist (``make test``) each of them runs on one worker, as one group. Every other module is a group of its
-#: own, so its module-scoped fixtures (a sandbox, a loaded pipeline) are built once.
-SHARED_STACK_GROUPS = {
-    "tests/e2e/": "e2e-stack",
-    "tests/chaos/test_stack_faults.py": "chaos-stack",
-    "tests/security/test_canary_secrets.py": "security-stack",
-    "tests/security/test_listening.py": "security-stack",
-}
+STACKS_GROUP = "local-stacks"
+"""With pytest-xdist (``make test``), every test marked ``slow`` (those that start local stacks, and the file-order
+dependent end-to-end package) runs on one worker, one after the other: two stacks at once on two cores starve
+each other. Every other module is a group of its own (its module-scoped fixtures are built once), run by the
+other worker meanwhile."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests for ``--dist loadgroup`` (see :data:`SHARED_STACK_GROUPS`)."""
+    """Group the tests for ``--dist loadgroup`` (see :data:`STACKS_GROUP`)."""
     for item in items:
         module = item.nodeid.split("::", 1)[0]
-        group = next((g for prefix, g in SHARED_STACK_GROUPS.items() if module.startswith(prefix)), module)
+        group = STACKS_GROUP if item.get_closest_marker("slow") is not None else module
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -32,7 +32,7 @@ from vodflow.sandbox import SandboxAdmin
 from vodflow.sandbox.catalogue import WINDOW_END
 from vodflow.sandbox.harbor import iter_large_rows, write_large_drop
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.chaos_stack]  # make chaos; too long for make test
 
 
 # -- the stack from outside ----------------------------------------------------------------------------------------
