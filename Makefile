@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test test-fast chaos lint lint-sql format bench down clean
+.PHONY: install browser demo test test-fast hardening lint lint-sql format bench down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vodflow needs Python 3.11 or newer")'
@@ -33,21 +33,21 @@ browser:
 			exit 1; \
 		fi; }
 
-## Lint, type-check and run every test (slow end-to-end ones included, the browser checks among them) but the
-## chaos suite's stack faults (make chaos), on two workers: one runs the tests that start local stacks, one after
-## the other (tests/conftest.py), the other the rest. PYTEST_WORKERS=0 runs them all in this process.
-PYTEST_WORKERS ?= 2
+## Lint, type-check and run every test (slow end-to-end ones included, the browser checks among them), except
+## the hardening suites (make hardening), which do not fit make test's time budget on two cores beside the rest.
 test: install lint browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not chaos_stack"
-
-## The chaos suite's faults on a local stack of its own (tests/chaos/test_stack_faults.py): the worker killed,
-## PostgreSQL and the Prefect server restarted mid-run, a 30-window backfill, 20 concurrent runs. About 10 minutes.
-chaos: install
-	$(BIN)/pytest -m chaos_stack
+	$(BIN)/pytest -m "not hardening"
 
 ## Tests without the slow end-to-end ones.
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not hardening"
+
+## The hardening suites (docs/reliability.md, docs/security.md): faults injected into the real parts (tests/chaos:
+## provider faults, drops raced, a full disk; on a stack of its own the worker killed, PostgreSQL and the Prefect
+## server restarted mid-run, a 30-window backfill, 20 concurrent runs) and the canary-secrets stack
+## (tests/security: every secret a canary, then everything scanned; loopback listeners). About 16 minutes.
+hardening: install
+	$(BIN)/pytest -m hardening
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,21 +19,6 @@ from vodflow.db.engine import get_engine
 from vodflow.net import free_port
 from vodflow.settings import Settings, get_settings
 
-STACKS_GROUP = "local-stacks"
-"""With pytest-xdist (``make test``), every test marked ``slow`` (those that start local stacks, and the file-order
-dependent end-to-end package) runs on one worker, one after the other: two stacks at once on two cores starve
-each other. Every other module is a group of its own (its module-scoped fixtures are built once), run by the
-other worker meanwhile."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests for ``--dist loadgroup`` (see :data:`STACKS_GROUP`)."""
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        group = STACKS_GROUP if item.get_closest_marker("slow") is not None else module
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 _SESSION_ENV_KEYS = ("VODFLOW_DATA_DIR", "VODFLOW_PG_PORT", "VODFLOW_SANDBOX_PORT", "VODFLOW_PREFECT_PORT")
 
 

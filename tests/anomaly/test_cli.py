@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from vodflow.cli import app
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's console reads COLUMNS once, when its module is first imported (by whichever test of this
+    process came first): give it the width the assertions need, whatever the order."""
+    from vodflow.cli import anomaly
+
+    monkeypatch.setattr(anomaly.console, "width", 200)
 
 
 def test_validate_names_every_problem_with_its_line(tmp_path: Path) -> None:

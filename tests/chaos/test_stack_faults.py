@@ -32,7 +32,7 @@ from vodflow.sandbox import SandboxAdmin
 from vodflow.sandbox.catalogue import WINDOW_END
 from vodflow.sandbox.harbor import iter_large_rows, write_large_drop
 
-pytestmark = [pytest.mark.slow, pytest.mark.chaos_stack]  # make chaos; too long for make test
+pytestmark = [pytest.mark.slow, pytest.mark.hardening]  # make hardening
 
 
 # -- the stack from outside ----------------------------------------------------------------------------------------
@@ -351,8 +351,8 @@ def test_a_30_window_backfill_beside_live_runs_loads_each_row_once(
 
 LOAD_FILES = 20
 LOAD_ROWS = int(os.environ.get("VODFLOW_CHAOS_LOAD_ROWS", "20000"))
-"""Assets of the load test: ``make test`` loads 20,000 (its time budget: new assets are matched to EIDR, the
-slowest step); ``bench/chaos_load.py`` runs the same test with 1,000,000 and reports the figures."""
+"""Assets of the load test: ``make hardening`` loads 20,000 (new assets are matched to EIDR, the slowest step of a
+load); ``bench/chaos_load.py`` runs the same test with 1,000,000 and reports the figures."""
 
 
 def split_drop(source: Path, into: Path, parts: int) -> list[Path]:
