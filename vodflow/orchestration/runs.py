@@ -18,7 +18,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempoten
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 
-from vodflow.orchestration.windows import MAX_ATTEMPTS, attempt_key
+from vodflow.orchestration.windows import MAX_ATTEMPTS, READ_LIMIT, attempt_key
 
 RETRYABLE_STATES = frozenset({StateType.FAILED, StateType.CRASHED, StateType.CANCELLED})
 FINAL_STATES = RETRYABLE_STATES | {StateType.COMPLETED}
@@ -35,10 +35,6 @@ class StartedRun:
     flow_run: FlowRun
     attempt: int
     reused: bool
-
-
-READ_LIMIT = 200
-"""The most runs the Prefect server returns for one filter (it answers 422 to a larger ``limit``)."""
 
 
 def _attempt_of(key: str | None) -> int:

@@ -35,6 +35,8 @@ MAX_WINDOWS = 1000
 
 #: Attempts looked up per window; a window that failed this often needs a person, not another retry.
 MAX_ATTEMPTS = 20
+#: The most runs the Prefect server returns for one filter (it answers 422 to a larger ``limit``).
+READ_LIMIT = 200
 
 #: Windows of one backfill in flight at once; each provider deployment admits this many runs (prefect.yaml).
 MAX_CONCURRENCY = 4

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vodflow.orchestration.windows import MAX_ATTEMPTS, BackfillRequestError, attempt_key, plan_backfill
+from vodflow.orchestration.windows import (
+    MAX_ATTEMPTS,
+    READ_LIMIT,
+    BackfillRequestError,
+    attempt_key,
+    plan_backfill,
+)
 from vodflow.settings import Settings
 from vodflow.stack.api import post_json
 
@@ -124,7 +130,17 @@ def _backfill_row(settings: Settings, run: dict[str, Any]) -> BackfillRow | None
         return None
     bases = [w.idempotency_base(plan.provider) for w in plan.windows]
     keys = [attempt_key(base, n) for base in bases for n in range(1, MAX_ATTEMPTS + 1)]
-    children = _runs(settings, {"flow_runs": {"idempotency_key": {"any_": keys}}, "limit": len(keys)})
+    children = [  # a key names at most one run; the server refuses a limit above READ_LIMIT, so ask in chunks
+        child
+        for offset in range(0, len(keys), READ_LIMIT)
+        for child in _runs(
+            settings,
+            {
+                "flow_runs": {"idempotency_key": {"any_": keys[offset : offset + READ_LIMIT]}},
+                "limit": len(keys[offset : offset + READ_LIMIT]),
+            },
+        )
+    ]
     newest: dict[str, tuple[int, str]] = {}
     for child in children:
         base, _, attempt = str(child.get("idempotency_key") or "").rpartition("#")
