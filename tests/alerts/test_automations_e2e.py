@@ -248,7 +248,9 @@ def probe_deployment(alerts_server: PrefectServer) -> UUID:
                 flow_id=flow_id,
                 name="probe",
                 entrypoint="tests/alerts/probe_flows.py:probe",
-                path=str(PROJECT_ROOT),
+                # As prefect.yaml's deployments do: ``path`` would copy the whole checkout (.venv included) into
+                # a temporary folder before every run, 10-30 s of it.
+                pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": str(PROJECT_ROOT)}}],
                 tags=["vodflow", "ingest"],
             )
 
