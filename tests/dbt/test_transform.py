@@ -90,20 +90,6 @@ def test_incremental_run_merges_only_the_changed_row(warehouse: Engine, insert_a
     print(f"\nwarm incremental build in-flow: {elapsed:.2f} s (dbt {summary.elapsed_seconds:.2f} s)")
 
 
-def test_full_refresh_equals_incremental_result(warehouse: Engine, insert_assets: InsertAssets) -> None:
-    insert_assets(asset("L1"), asset("L2"))
-    transform()
-    insert_assets(asset("L2", release_year=2002, loaded_at=datetime.now(UTC)), asset("L4", loaded_at=datetime.now(UTC)))
-    transform(select=["source:lumina+"])
-    incremental = fetch(warehouse, DIM_ORDER)
-
-    summary = transform(full_refresh=True)
-
-    assert summary.success
-    assert fetch(warehouse, DIM_ORDER) == incremental
-    assert len(incremental) == 3
-
-
 def test_late_row_inside_look_back_is_picked_up(warehouse: Engine, insert_assets: InsertAssets) -> None:
     insert_assets(asset("L1", loaded_at=datetime.now(UTC)))
     transform()
