@@ -33,8 +33,9 @@ browser:
 			exit 1; \
 		fi; }
 
-## Lint, type-check and run every test (slow end-to-end ones included, the browser checks among them), except
-## the hardening suites (make hardening), which do not fit make test's time budget on two cores beside the rest.
+## Lint, type-check and run every test (slow end-to-end ones, the browser checks, the provider and drop faults,
+## hostile input and database roles included) except the two hardening parts marked `hardening` (make hardening):
+## the stack faults and the canary-secrets stack do not fit make test's time budget on two cores beside the rest.
 test: install lint browser
 	$(BIN)/pytest -m "not hardening"
 
@@ -42,12 +43,12 @@ test: install lint browser
 test-fast: install
 	$(BIN)/pytest -m "not slow and not hardening"
 
-## The hardening suites (docs/reliability.md, docs/security.md): faults injected into the real parts (tests/chaos:
-## provider faults, drops raced, a full disk; on a stack of its own the worker killed, PostgreSQL and the Prefect
-## server restarted mid-run, a 30-window backfill, 20 concurrent runs) and the canary-secrets stack
-## (tests/security: every secret a canary, then everything scanned; loopback listeners). About 16 minutes.
+## The whole of the hardening suites (docs/reliability.md, docs/security.md): tests/chaos (provider faults, drops
+## raced, a full disk; on a stack of its own the worker killed, PostgreSQL and the Prefect server restarted
+## mid-run, 20 concurrent runs) and tests/security (the canary-secrets stack, loopback listeners, database roles,
+## hostile input). The 30-window backfill beside live runs is tests/e2e's (make test).
 hardening: install
-	$(BIN)/pytest -m hardening
+	$(BIN)/pytest tests/chaos tests/security
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real PostgreSQL (the embedded wheel) and a real Prefect server, per test session.
+"""Shared fixtures: a real PostgreSQL (the embedded wheel) and a real Prefect server, per test session, and one full
+local stack (``vodflow up`` with the deployments) for the end-to-end and demo tests.
 
 Each test session gets its own data folder and free ports, so `make test` passes while a demo stack runs.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from tests.stack.helpers import TEST_STACK_ENV, Stack, start_stack, stop_stack
 from vodflow.db import embedded, migrate
 from vodflow.db.engine import get_engine
 from vodflow.net import free_port
@@ -112,3 +114,43 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+SHARED_STACK_MODULES = (
+    "tests/e2e/test_backfills.py",
+    "tests/e2e/test_storm.py",
+    "tests/e2e/test_views.py",
+    "tests/demo/test_anomaly_demo.py",
+)
+"""The modules on the shared stack, in the order they run. The chaos suite's stack faults have a stack of their
+own: they kill and restart its parts, and the load test needs a Prefect server without an afternoon of history."""
+
+
+@pytest.fixture(scope="session")
+def shared_stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
+    """One full local stack for every module of ``SHARED_STACK_MODULES``: a cold start with the deployments costs
+    a minute or more of two cores, so they share it (and run one after another, last in the session: see
+    ``pytest_collection_modifyitems``). Its environment is ``stack.env``, passed to subprocesses explicitly; the
+    session's own database and Prefect server stay what they were. A test that changes the stack's configuration
+    (a schedule, a channel) puts it back before it ends. Its schedules stay on: tests must tolerate a scheduled
+    run beside theirs."""
+    stack = start_stack(server_dirs("shared-stack"), extra_env=TEST_STACK_ENV)
+    try:
+        assert stack.first_up.returncode == 0, stack.first_up.stdout + stack.first_up.stderr
+        yield stack
+    finally:
+        stop_stack(stack)
+
+
+def _shared_stack_rank(item: pytest.Item) -> int:
+    """0 for a test that does not use the shared stack, else 1 + its module's place in ``SHARED_STACK_MODULES``."""
+    if "shared_stack" not in getattr(item, "fixturenames", ()):
+        return 0
+    module = item.nodeid.split("::", 1)[0]
+    return 1 + (SHARED_STACK_MODULES.index(module) if module in SHARED_STACK_MODULES else len(SHARED_STACK_MODULES))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the shared stack's tests last and together, so its processes (and its schedules) are idle beside no
+    other test; the order within a module is kept."""
+    items.sort(key=_shared_stack_rank)  # a stable sort: everything else keeps its order

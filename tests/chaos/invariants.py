@@ -148,6 +148,16 @@ def assert_promise(outcome: Outcome, raw_rows: int | None = None) -> None:
     assert not found, json.dumps(found, indent=1)
 
 
+def assert_lumina_promise(engine: Engine, sandbox_url: str, bad_ids: set[str]) -> Outcome:
+    """The promise for lumina, against what the sandbox at ``sandbox_url`` serves now (``bad_ids``: the items it
+    serves broken on purpose, which belong in quarantine)."""
+    outcome = check_served(engine, "lumina", lumina_served(sandbox_url), bad_ids)
+    with engine.connect() as conn:
+        raw_rows = conn.execute(text("select count(*) from raw.assets where provider = 'lumina'")).scalar_one()
+    assert_promise(outcome, raw_rows=int(raw_rows))
+    return outcome
+
+
 def record(fault: str, injection: str, outcome: Outcome | dict[str, Any], converge_s: float, note: str = "") -> None:
     """Add one row to the suite's results (JSON lines, and the Markdown table rebuilt from them)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from vodflow.sandbox import harbor as sandbox
 from vodflow.sandbox.harbor import drop_rows
 from vodflow.settings import Settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.hardening]  # make hardening
+pytestmark = pytest.mark.slow
 
 FILESYSTEM_MB = 192
 LEFT_FREE = 256 * 1024

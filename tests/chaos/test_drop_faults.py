@@ -25,8 +25,6 @@ from vodflow.providers.harbor import HARBOR, Harbor
 from vodflow.sandbox import harbor as sandbox
 from vodflow.sandbox.harbor import drop_rows as harbor_rows
 
-pytestmark = pytest.mark.hardening  # make hardening
-
 ROWS = 600
 
 

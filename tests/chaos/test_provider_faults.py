@@ -22,8 +22,6 @@ from vodflow.dbt import ensure_dbt_concurrency_limit
 from vodflow.sandbox import SandboxAdmin, SandboxServer
 from vodflow.settings import Settings
 
-pytestmark = pytest.mark.hardening  # make hardening
-
 SIZE = 200
 PAGE_SIZE = 25  # eight pages: room for a fault in the middle of a read
 

@@ -1,4 +1,4 @@
-"""End to end: ``vodflow demo anomaly`` on a real stack (its own data folder and ports), twice.
+"""End to end: ``vodflow demo anomaly`` on the session's shared stack (tests/conftest.py), twice.
 
 The first run stages meridian's collapse for yesterday in the sandbox, ingests the events through the worker,
 runs the anomaly check and waits for the Slack message in the sandbox's inbox (no webhook is set, so ``vodflow up``
@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from tests.stack.helpers import STACK_ENV_KEYS, Stack, kill_leftovers, recorded_pids, snapshot_tree, vodflow
-from vodflow.net import free_port
+from tests.stack.helpers import Stack, vodflow
 
 pytestmark = pytest.mark.slow
 
@@ -27,27 +24,10 @@ PROVIDER = "meridian"
 _MESSAGE = re.compile(r"Value (?P<value>[\d.]+), expected (?P<low>[\d.]+) to (?P<high>[\d.]+)")
 
 
-@pytest.fixture(scope="module")
-def stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
-    """Environment for a stack of its own; ``vodflow demo anomaly`` itself brings it up. Always taken down."""
-    data_dir = server_dirs("anomaly-demo")
-    ports = {key: free_port() for key in STACK_ENV_KEYS[1:]}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VODFLOW_DATA_DIR", str(data_dir))
-        for key, port in ports.items():
-            mp.setenv(key, str(port))
-        for key in ("DATABASE_URL", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_PROFILES_PATH"):
-            mp.delenv(key, raising=False)
-        for key in ("VODFLOW_SLACK_WEBHOOK_URL", "VODFLOW_SMTP_HOST", "VODFLOW_ALERT_EMAIL_TO"):
-            mp.delenv(key, raising=False)
-        stack = Stack(data_dir, ports, first_up=None, first_up_seconds=0.0, pids={})  # type: ignore[arg-type]
-        try:
-            yield stack
-        finally:
-            stack.pids = recorded_pids(data_dir)
-            stack.tree = snapshot_tree(stack.pids)
-            vodflow("down", timeout=120)
-            kill_leftovers(stack)
+@pytest.fixture(scope="session")
+def stack(shared_stack: Stack) -> Stack:
+    """The session's shared stack (tests/conftest.py), already up: ``vodflow demo anomaly`` finds it running."""
+    return shared_stack
 
 
 def sandbox_url(stack: Stack) -> str:
@@ -82,7 +62,7 @@ def served_deliveries(stack: Stack, day: date) -> int:
 
 
 def database(stack: Stack) -> psycopg.Connection[Any]:
-    return psycopg.connect(vodflow("db", "url").stdout.strip(), autocommit=True)
+    return psycopg.connect(vodflow("db", "url", env=stack.env).stdout.strip(), autocommit=True)
 
 
 def anomaly_runs_in_flight(stack: Stack) -> int:
@@ -108,7 +88,8 @@ def settle(stack: Stack, timeout: float = 90) -> None:
 def test_the_collapse_is_announced_once_with_its_figures(stack: Stack) -> None:
     started = time.monotonic()
     day = (datetime.now(UTC) - timedelta(days=1)).date()
-    result = vodflow("demo", "anomaly", "--provider", PROVIDER, timeout=900)
+    earlier = inbox(stack)  # what the tests before this one on the shared stack had announced
+    result = vodflow("demo", "anomaly", "--provider", PROVIDER, timeout=900, env=stack.env)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     latency = re.search(r"([\d.]+) s from the start of the anomaly-check run", result.stdout)
@@ -120,7 +101,7 @@ def test_the_collapse_is_announced_once_with_its_figures(stack: Stack) -> None:
 
     settle(stack)
     needle = f"deliveries for {PROVIDER} on {day.isoformat()}"
-    messages = inbox(stack)
+    messages = [m for m in inbox(stack) if m not in earlier]
     ours = about(messages, needle)
     assert len(ours) == 1, [m["text"] for m in messages]
     assert about(messages, "anomaly: deliveries for") == ours  # no other provider's deliveries were announced
@@ -159,7 +140,7 @@ def test_a_second_run_sends_no_second_message(stack: Stack) -> None:
     needle = f"deliveries for {PROVIDER} on {day.isoformat()}"
     before = inbox(stack)
     assert len(about(before, needle)) == 1
-    result = vodflow("demo", "anomaly", "--provider", PROVIDER, timeout=900)
+    result = vodflow("demo", "anomaly", "--provider", PROVIDER, timeout=900, env=stack.env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "already holds" in result.stdout
     assert "Already announced by an earlier run" in result.stdout

@@ -21,6 +21,15 @@ STACK_ENV_KEYS = (
     "VODFLOW_DOCS_PORT",
 )
 
+TEST_STACK_ENV = {
+    "VODFLOW_LUMINA_PAGE_SIZE": "100",  # a lumina read spans many requests: long enough to kill or cut
+    "VODFLOW_DROP_CHUNK_ROWS": "2000",  # a CSV load's transaction spans many chunks: long enough to be cut
+    "VODFLOW_ALERT_LOST_RUN_SECONDS": "60",  # a run two heartbeats (every 30 s) late is crashed
+    "VODFLOW_DROP_RESCAN_SECONDS": "15",  # the watcher's safety net re-announces a file still waiting
+}
+"""Settings of the test suite's full stacks (the shared one and the chaos suite's): everything else is vodflow's
+default."""
+
 
 def vodflow(*args: str, timeout: float = 420, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, with ``env`` (a stack's) or the (monkeypatched) environment of this test."""
