@@ -45,8 +45,8 @@ test-fast: install
 
 ## The whole of the hardening suites (docs/reliability.md, docs/security.md): tests/chaos (provider faults, drops
 ## raced, a full disk; on a stack of its own the worker killed, PostgreSQL and the Prefect server restarted
-## mid-run, 20 concurrent runs) and tests/security (the canary-secrets stack, loopback listeners, database roles,
-## hostile input). The 30-window backfill beside live runs is tests/e2e's (make test).
+## mid-run, a 30-window backfill beside live runs, 20 concurrent runs) and tests/security (the canary-secrets
+## stack, loopback listeners, database roles, hostile input).
 hardening: install
 	$(BIN)/pytest tests/chaos tests/security
 
