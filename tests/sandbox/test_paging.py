@@ -113,6 +113,14 @@ def test_unknown_routes_and_methods(client):
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
+def test_a_refused_request_with_a_body_leaves_the_keep_alive_connection_usable(client):
+    """The refused request's body is read and dropped: closing the connection instead raced the next request
+    (46 of 400 pairs failed with "Server disconnected without sending a response")."""
+    for _ in range(200):
+        assert client.post("/nowhere", json={"provider": "lumina"}).status_code == 404
+        assert client.get("/healthz").json() == {"status": "ok"}
+
+
 def test_two_fresh_servers_serve_identical_pages(tmp_path):
     bodies = []
     for name in ("one", "two"):

@@ -401,8 +401,22 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("sandbox failed on %s %s", method, self.path)
             self._send_error_json(500, "sandbox internal error")
         finally:
-            if self.body_pending:  # an unread request body would be parsed as the next request: drop the line
-                self.close_connection = True
+            if self.body_pending:  # an unread request body would be parsed as the next request
+                self._drain_body()
+
+    def _drain_body(self) -> None:
+        """Read and drop the body a refused request left on the line, so the keep-alive connection stays in step.
+
+        Only a body that cannot be read (too large, a malformed length, cut off) closes the connection. Closing it
+        always, with no ``Connection: close`` in the answer already sent, raced the client's next request on the
+        same connection ("Server disconnected without sending a response").
+        """
+        try:
+            length = self._content_length()
+            self.rfile.read(length)
+            self.body_pending = False
+        except (HttpError, OSError):
+            self.close_connection = True
 
     # -- provider API ------------------------------------------------------------------------------------------
 
