@@ -188,7 +188,7 @@ def restart_postgres(stack: Stack) -> None:
 def test_the_worker_killed_mid_load_converges_on_the_next_run(
     chaos_stack: Stack, engine: Engine, admin: SandboxAdmin
 ) -> None:
-    admin.publish(changed=500)  # five pages of news: the stack's earlier tests read the rest of the catalogue
+    admin.publish(changed=500)  # five pages of news: the read spans several pages whatever was read before
     admin.inject_fault("slow", times=4, skip=1, delay_s=2.0)  # a read of several seconds to kill it in
     served_before = len(admin.requests(provider="lumina"))
     run_id = start_run(chaos_stack, "ingest-lumina/ingest-lumina")
@@ -364,7 +364,7 @@ def test_a_30_window_backfill_beside_live_runs_loads_each_row_once(
 
 LOAD_FILES = 20
 LOAD_ROWS = int(os.environ.get("VODFLOW_CHAOS_LOAD_ROWS", "4000"))
-"""Assets of the load test: ``make test`` loads 4,000 (200 a file: what it proves is 20 runs at once, each file
+"""Assets of the load test: ``make hardening`` loads 4,000 (200 a file: what it proves is 20 runs at once, each file
 loaded once); ``bench/chaos_load.py`` runs the same test with 1,000,000 and reports the throughput."""
 
 
