@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.stack.helpers import TEST_STACK_ENV, Stack, start_stack, stop_stack
+from tests.stack.helpers import TEST_STACK_ENV, Stack, running_stack
 from vodflow.db import embedded, migrate
 from vodflow.db.engine import get_engine
 from vodflow.net import free_port
@@ -134,12 +134,8 @@ def shared_stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
     session's own database and Prefect server stay what they were. A test that changes the stack's configuration
     (a schedule, a channel) puts it back before it ends. Its schedules stay on: tests must tolerate a scheduled
     run beside theirs."""
-    stack = start_stack(server_dirs("shared-stack"), extra_env=TEST_STACK_ENV)
-    try:
-        assert stack.first_up.returncode == 0, stack.first_up.stdout + stack.first_up.stderr
+    with running_stack(server_dirs("shared-stack"), extra_env=TEST_STACK_ENV) as stack:
         yield stack
-    finally:
-        stop_stack(stack)
 
 
 def _shared_stack_rank(item: pytest.Item) -> int:

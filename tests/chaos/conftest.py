@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.providers.conftest import drops, stack
-from tests.stack.helpers import TEST_STACK_ENV, Stack, start_stack, stop_stack
+from tests.stack.helpers import TEST_STACK_ENV, Stack, running_stack
 
 __all__ = ["chaos_stack", "drops", "stack"]
 
@@ -23,9 +23,5 @@ def chaos_stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
 
     Not the session's shared stack: on it, after the end-to-end tests' hundreds of runs, the Prefect server
     (SQLite) timed out requests under the load test's 20 concurrent runs."""
-    stack = start_stack(server_dirs("chaos-stack"), extra_env=TEST_STACK_ENV)
-    try:
-        assert stack.first_up.returncode == 0, stack.first_up.stdout + stack.first_up.stderr
+    with running_stack(server_dirs("chaos-stack"), extra_env=TEST_STACK_ENV) as stack:
         yield stack
-    finally:
-        stop_stack(stack)

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +109,17 @@ def start_stack(
     stack = Stack(data_dir, ports, first, time.monotonic() - started, recorded_pids(data_dir), env=env)
     stack.tree = snapshot_tree(stack.pids)
     return stack
+
+
+@contextmanager
+def running_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """A started stack (``start_stack`` with the deployments) that must have come up, always stopped at the end."""
+    stack = start_stack(data_dir, extra_env=extra_env)
+    try:
+        assert stack.first_up.returncode == 0, stack.first_up.stdout + stack.first_up.stderr
+        yield stack
+    finally:
+        stop_stack(stack)
 
 
 def stop_stack(stack: Stack) -> None:
