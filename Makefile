@@ -33,22 +33,24 @@ browser:
 			exit 1; \
 		fi; }
 
-## Lint, type-check and run every test (slow end-to-end ones, the browser checks, the provider and drop faults,
-## hostile input and database roles included) except the two hardening parts marked `hardening` (make hardening):
-## the stack faults and the canary-secrets stack do not fit make test's time budget on two cores beside the rest.
+## Lint, type-check and run every test: the slow end-to-end ones, the browser checks, the chaos suite (the local
+## stack's parts killed and restarted, provider and drop faults, a full disk, 20 concurrent runs) and the security
+## suite (canary secrets, loopback listeners, database roles, hostile input). Two pytest-xdist workers share the
+## work in units (a package, or a stack and its tests: see tests/conftest.py), the longest first.
+PYTEST_WORKERS ?= 2
 test: install lint browser
-	$(BIN)/pytest -m "not hardening"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 ## Tests without the slow end-to-end ones.
 test-fast: install
-	$(BIN)/pytest -m "not slow and not hardening"
+	$(BIN)/pytest -m "not slow"
 
-## The whole of the hardening suites (docs/reliability.md, docs/security.md): tests/chaos (provider faults, drops
-## raced, a full disk; on a stack of its own the worker killed, PostgreSQL and the Prefect server restarted
-## mid-run, a 30-window backfill beside live runs, 20 concurrent runs) and tests/security (the canary-secrets
-## stack, loopback listeners, database roles, hostile input).
+## The hardening suites alone (docs/reliability.md, docs/security.md): tests/chaos (provider faults, drops raced, a
+## full disk; on a stack of its own the worker killed, PostgreSQL and the Prefect server restarted mid-run, a
+## 30-window backfill beside live runs, 20 concurrent runs) and tests/security (the canary-secrets stack, loopback
+## listeners, database roles, hostile input).
 hardening: install
-	$(BIN)/pytest tests/chaos tests/security
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests/chaos tests/security
 
 lint: install
 	$(BIN)/ruff check .

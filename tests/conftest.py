@@ -1,5 +1,5 @@
-"""Shared fixtures: a real PostgreSQL (the embedded wheel) and a real Prefect server, per test session, and one full
-local stack (``vodflow up`` with the deployments) for the end-to-end and demo tests.
+"""Shared fixtures: a real PostgreSQL (the embedded wheel) and a real Prefect server, per test session (per xdist
+worker under ``make test``), and the work units that ``make test`` spreads over its two workers.
 
 Each test session gets its own data folder and free ports, so `make test` passes while a demo stack runs.
 """
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.stack.helpers import TEST_STACK_ENV, Stack, running_stack
 from vodflow.db import embedded, migrate
 from vodflow.db.engine import get_engine
 from vodflow.net import free_port
@@ -120,33 +119,49 @@ SHARED_STACK_MODULES = (
     "tests/e2e/test_backfills.py",
     "tests/e2e/test_storm.py",
     "tests/e2e/test_views.py",
-    "tests/demo/test_anomaly_demo.py",
+    "tests/e2e/test_anomaly_demo.py",
 )
-"""The modules on the shared stack, in the order they run. The chaos suite's stack faults have a stack of their
-own: they kill and restart its parts, and the load test needs a Prefect server without an afternoon of history."""
-
-
-@pytest.fixture(scope="session")
-def shared_stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
-    """One full local stack for every module of ``SHARED_STACK_MODULES``: a cold start with the deployments costs
-    a minute or more of two cores, so they share it (and run one after another, last in the session: see
-    ``pytest_collection_modifyitems``). Its environment is ``stack.env``, passed to subprocesses explicitly; the
-    session's own database and Prefect server stay what they were. A test that changes the stack's configuration
-    (a schedule, a channel) puts it back before it ends. Its schedules stay on: tests must tolerate a scheduled
-    run beside theirs."""
-    with running_stack(server_dirs("shared-stack"), extra_env=TEST_STACK_ENV) as stack:
-        yield stack
+"""The modules on the end-to-end package's shared stack (tests/e2e/conftest.py), in the order they run."""
 
 
 def _shared_stack_rank(item: pytest.Item) -> int:
     """0 for a test that does not use the shared stack, else 1 + its module's place in ``SHARED_STACK_MODULES``."""
-    if "shared_stack" not in getattr(item, "fixturenames", ()):
-        return 0
     module = item.nodeid.split("::", 1)[0]
-    return 1 + (SHARED_STACK_MODULES.index(module) if module in SHARED_STACK_MODULES else len(SHARED_STACK_MODULES))
+    if module not in SHARED_STACK_MODULES:
+        return 0
+    return 1 + SHARED_STACK_MODULES.index(module)
 
 
+STACK_UNITS = {"chaos_stack": "chaos-stack", "canary": "canary-stack"}
+"""A fixture that starts a full local stack → the work unit of every test that uses it."""
+
+LONGEST_FIRST = ("chaos-stack", "tests/e2e", "tests/dbt", "tests/alerts", "canary-stack", "tests/flows")
+"""Work units that take longest (each several minutes on two cores), handed out first so that the two workers of
+``make test`` end together; the other units follow in the order they were collected."""
+
+
+def work_unit(item: pytest.Item) -> str:
+    """The unit a test runs in under ``pytest -n 2 --dist loadgroup`` (``make test``): the stack it uses, else its
+    package. One worker runs a whole unit, so a stack, a package's or a module's fixtures start once."""
+    fixtures = getattr(item, "fixturenames", ())
+    for fixture, unit in STACK_UNITS.items():
+        if fixture in fixtures:
+            return unit
+    return item.nodeid.split("::", 1)[0].rsplit("/", 1)[0]
+
+
+def _unit_rank(item: pytest.Item) -> int:
+    unit = work_unit(item)
+    return LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the shared stack's tests last and together, so its processes (and its schedules) are idle beside no
-    other test; the order within a module is kept."""
-    items.sort(key=_shared_stack_rank)  # a stable sort: everything else keeps its order
+    """Group the tests into work units for pytest-xdist, the longest units first; within a unit the order is kept,
+    and the shared stack's modules run in the order of ``SHARED_STACK_MODULES``.
+
+    Without xdist (``pytest`` alone) the same order holds: the units run one after another.
+    """
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(work_unit(item)))
+    items.sort(key=lambda item: (_unit_rank(item), _shared_stack_rank(item)))  # stable: the rest keeps its order

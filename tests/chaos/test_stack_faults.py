@@ -33,7 +33,7 @@ from vodflow.sandbox import SandboxAdmin
 from vodflow.sandbox.catalogue import WINDOW_END
 from vodflow.sandbox.harbor import iter_large_rows, write_large_drop
 
-pytestmark = [pytest.mark.slow, pytest.mark.hardening]  # make hardening
+pytestmark = pytest.mark.slow
 
 
 # -- the stack from outside ----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from tests.security.conftest import CanaryStack
 from vodflow.sandbox.admin import SandboxAdmin
 from vodflow.settings import PROJECT_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.hardening]  # make hardening
+pytestmark = pytest.mark.slow
 
 #: A day the sandbox serves lumina titles for.
 WINDOW = ("2026-03-01T00:00:00+00:00", "2026-03-02T00:00:00+00:00")

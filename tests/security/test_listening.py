@@ -16,7 +16,7 @@ import pytest
 from tests.security.conftest import CanaryStack
 from vodflow.settings import get_settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.hardening]  # make hardening
+pytestmark = pytest.mark.slow
 
 #: Component (pid file name) → the port variable it listens on.
 SERVERS = {

@@ -1,4 +1,4 @@
-"""End to end: ``vodflow demo anomaly`` on the session's shared stack (tests/conftest.py), twice.
+"""End to end: ``vodflow demo anomaly`` on the package's shared stack (tests/e2e/conftest.py), twice.
 
 The first run stages meridian's collapse for yesterday in the sandbox, ingests the events through the worker,
 runs the anomaly check and waits for the Slack message in the sandbox's inbox (no webhook is set, so ``vodflow up``
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.slow
 
 PROVIDER = "meridian"
 _MESSAGE = re.compile(r"Value (?P<value>[\d.]+), expected (?P<low>[\d.]+) to (?P<high>[\d.]+)")
-
-
-@pytest.fixture(scope="session")
-def stack(shared_stack: Stack) -> Stack:
-    """The session's shared stack (tests/conftest.py), already up: ``vodflow demo anomaly`` finds it running."""
-    return shared_stack
 
 
 def sandbox_url(stack: Stack) -> str:
