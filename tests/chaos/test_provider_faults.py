@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from flows.ingest import ingest_lumina
 from tests.chaos.invariants import assert_promise, check_served, lumina_served, record
+from tests.lumina import lumina_admin, lumina_sandbox
 from vodflow.dbt import ensure_dbt_concurrency_limit
 from vodflow.sandbox import SandboxAdmin, SandboxServer
 from vodflow.settings import Settings
@@ -28,19 +29,15 @@ PAGE_SIZE = 25  # eight pages: room for a fault in the middle of a read
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    with SandboxServer(port=0, state_dir=tmp_path_factory.mktemp("sandbox"), lumina_size=SIZE) as server:
+    with lumina_sandbox(tmp_path_factory.mktemp("sandbox"), SIZE) as server:
         yield server
 
 
 @pytest.fixture
 def admin(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxAdmin]:
-    monkeypatch.setenv("VODFLOW_LUMINA_URL", f"{sandbox.url}/lumina/v1")
-    monkeypatch.setenv("VODFLOW_LUMINA_PAGE_SIZE", str(PAGE_SIZE))
-    monkeypatch.setenv("VODFLOW_HTTP_READ_TIMEOUT_SECONDS", "1")
-    with SandboxAdmin(sandbox.url) as client:
-        client.reset()
+    settings = {"VODFLOW_LUMINA_PAGE_SIZE": str(PAGE_SIZE), "VODFLOW_HTTP_READ_TIMEOUT_SECONDS": "1"}
+    with lumina_admin(sandbox, monkeypatch, **settings) as client:
         yield client
-        client.clear_faults()
 
 
 @pytest.fixture

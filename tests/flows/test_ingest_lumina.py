@@ -10,6 +10,7 @@ from prefect.client.orchestration import get_client
 from sqlalchemy import Engine, text
 
 from flows.ingest import ingest_lumina
+from tests.lumina import lumina_admin, lumina_sandbox
 from vodflow.dbt import ensure_dbt_concurrency_limit
 from vodflow.sandbox import SandboxAdmin, SandboxServer
 from vodflow.settings import Settings
@@ -19,18 +20,14 @@ SIZE = 150
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    with SandboxServer(port=0, state_dir=tmp_path_factory.mktemp("sandbox"), lumina_size=SIZE) as server:
+    with lumina_sandbox(tmp_path_factory.mktemp("sandbox"), SIZE) as server:
         yield server
 
 
 @pytest.fixture
 def admin(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxAdmin]:
-    monkeypatch.setenv("VODFLOW_LUMINA_URL", f"{sandbox.url}/lumina/v1")
-    monkeypatch.setenv("VODFLOW_LUMINA_PAGE_SIZE", "40")
-    with SandboxAdmin(sandbox.url) as client:
-        client.reset()
+    with lumina_admin(sandbox, monkeypatch, VODFLOW_LUMINA_PAGE_SIZE="40") as client:
         yield client
-        client.clear_faults()
 
 
 @pytest.fixture

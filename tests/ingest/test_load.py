@@ -10,39 +10,10 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
+from tests.ingest.batches import ctx, item, load
 from vodflow.ingest.load import LoadContext, load_batch, read_cursor, staged_load
 from vodflow.ingest.validate import validate_items
 from vodflow.providers.lumina import LUMINA
-
-
-def item(n: int, **overrides: Any) -> dict[str, Any]:
-    base = {
-        "id": f"LUM-{n:06d}",
-        "type": "movie",
-        "title": f"Film {n}",
-        "original_title": None,
-        "year": 2001,
-        "runtime_min": 95,
-        "language": "English",
-        "genres": ["Drama"],
-        "rating": "PG",
-        "identifiers": {"imdb": f"tt{n:07d}", "eidr": None},
-        "directors": ["Someone"],
-        "countries": ["France"],
-        "updated_at": f"2026-03-01T00:{n % 60:02d}:00Z",
-    }
-    base.update(overrides)
-    return base
-
-
-def ctx() -> LoadContext:
-    now = datetime.now(UTC)
-    return LoadContext(provider="lumina", load_id=uuid.uuid4(), started_at=now, extracted_at=now)
-
-
-def load(engine: Engine, items: list[dict[str, Any]], **kwargs: Any):
-    batch = validate_items("lumina", items, LUMINA.map_item)
-    return load_batch(engine, batch, ctx(), **kwargs)
 
 
 def snapshot(engine: Engine) -> list[tuple[Any, ...]]:

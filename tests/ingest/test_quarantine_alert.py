@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tasks.events import quarantine_alert_level
-from tests.ingest.test_load import item
+from tests.ingest.batches import item
 from vodflow.ingest.load import LoadContext, load_batch
 from vodflow.ingest.validate import validate_items
 from vodflow.providers.lumina import LUMINA

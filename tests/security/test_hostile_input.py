@@ -28,6 +28,7 @@ from sqlalchemy import Engine, text
 
 from flows.drops import DropRejectedError, ingest_harbor, ingest_meridian
 from flows.ingest import ingest_lumina
+from tests.lumina import lumina_admin, lumina_sandbox
 from vodflow.canonical import MAX_TITLE_LENGTH
 from vodflow.dbt import ensure_dbt_concurrency_limit
 from vodflow.ingest.drops import DropPathError
@@ -59,21 +60,17 @@ SECRET = "canary-hostile-input-7f3a9c"
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    with SandboxServer(port=0, state_dir=tmp_path_factory.mktemp("sandbox"), lumina_size=SIZE) as server:
+    with lumina_sandbox(tmp_path_factory.mktemp("sandbox"), SIZE) as server:
         yield server
 
 
 @pytest.fixture
 def admin(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxAdmin]:
-    monkeypatch.setenv("VODFLOW_LUMINA_URL", f"{sandbox.url}/lumina/v1")
-    monkeypatch.setenv("VODFLOW_LUMINA_PAGE_SIZE", "100")  # the catalogue in one answer: one fault covers it
-    # Every title of the answer is hostile and half of them break a rule: above the default reject ratio (20%)
-    # the run would refuse the whole batch (its own protection, tested elsewhere); here each row is judged.
-    monkeypatch.setenv("VODFLOW_MAX_REJECT_RATIO", "0.9")
-    with SandboxAdmin(sandbox.url) as client:
-        client.reset()
+    # One page holds the catalogue: one fault covers it. Every title of the answer is hostile and half of them
+    # break a rule: above the default reject ratio (20%) the run would refuse the whole batch (its own protection,
+    # tested elsewhere); here each row is judged.
+    with lumina_admin(sandbox, monkeypatch, VODFLOW_LUMINA_PAGE_SIZE="100", VODFLOW_MAX_REJECT_RATIO="0.9") as client:
         yield client
-        client.clear_faults()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ProgrammingError
 
 from tests.dbt.conftest import run_dbt
+from tests.ingest.batches import ctx, item, load
 from vodflow.db import migrate
 from vodflow.db.build_state import missing_relations
 from vodflow.db.engine import get_engine
@@ -32,9 +32,6 @@ from vodflow.db.errors import MigrationPrerequisiteError
 from vodflow.db.urls import database_url, libpq_uri
 from vodflow.dbt import dbt_env
 from vodflow.dbt.runner import DBT_SCHEMAS
-from vodflow.ingest.load import LoadContext, load_batch
-from vodflow.ingest.validate import validate_items
-from vodflow.providers.lumina import LUMINA
 from vodflow.settings import Settings, get_settings
 
 INGEST, DBT, BI_READER = "vodflow_ingest", "vodflow_dbt", "bi_reader"
@@ -377,32 +374,13 @@ def test_a_user_without_createrole_is_told_what_to_grant(roles: Engine) -> None:
 
 
 def lumina_items(first: int, count: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": f"LUM-{n:06d}",
-            "type": "movie",
-            "title": f"Security film {n}",
-            "original_title": None,
-            "year": 2001,
-            "runtime_min": 95,
-            "language": "English",
-            "genres": ["Drama"],
-            "rating": "PG",
-            "identifiers": {"imdb": f"tt{n:07d}", "eidr": None},
-            "directors": ["Someone"],
-            "countries": ["France"],
-            "updated_at": "2026-03-01T00:00:00Z",
-        }
-        for n in range(first, first + count)
-    ]
+    return [item(n, title=f"Security film {n}", updated_at="2026-03-01T00:00:00Z") for n in range(first, first + count)]
 
 
 def _load(engine: Engine, items: list[dict[str, Any]]) -> uuid.UUID:
-    now = datetime.now(UTC)
-    ctx = LoadContext(provider="lumina", load_id=uuid.uuid4(), started_at=now, extracted_at=now)
-    counts = load_batch(engine, validate_items("lumina", items, LUMINA.map_item), ctx)
-    assert counts.inserted == len(items)
-    return ctx.load_id
+    context = ctx()
+    assert load(engine, items, context).inserted == len(items)
+    return context.load_id
 
 
 def test_the_pipeline_runs_as_the_documented_users(roles: Engine, tmp_path: Path) -> None:
