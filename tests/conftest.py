@@ -29,6 +29,7 @@ def server_dirs() -> Iterator[Callable[[str], Path]]:
 
     Not under pytest's ``tmp_path``: pytest resets its per-user base folder to mode 0700 whenever another pytest
     session starts, and the unprivileged server user must be able to traverse the path to its data.
+    ``VODFLOW_KEEP_TEST_DIRS=1`` keeps them (a stack's logs are in its data folder's ``logs``).
     """
     made: list[Path] = []
 
@@ -37,6 +38,9 @@ def server_dirs() -> Iterator[Callable[[str], Path]]:
         return made[-1]
 
     yield make
+    if os.environ.get("VODFLOW_KEEP_TEST_DIRS"):  # to read a stack's logs after a failure
+        print(f"kept: {' '.join(map(str, made))}")
+        return
     for folder in made:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -364,7 +364,7 @@ def test_a_30_window_backfill_beside_live_runs_loads_each_row_once(
 
 LOAD_FILES = 20
 LOAD_ROWS = int(os.environ.get("VODFLOW_CHAOS_LOAD_ROWS", "4000"))
-"""Assets of the load test: ``make hardening`` loads 4,000 (200 a file: what it proves is 20 runs at once, each file
+"""Assets of the load test: ``make test`` loads 4,000 (200 a file: what it proves is 20 runs at once, each file
 loaded once); ``bench/chaos_load.py`` runs the same test with 1,000,000 and reports the throughput."""
 
 

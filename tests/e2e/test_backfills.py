@@ -52,6 +52,12 @@ def due_runs(stack: Stack) -> list[dict[str, Any]]:
     return flow_runs(stack, {"flow_runs": {"expected_start_time": {"before_": now}}})
 
 
+def recent_runs(stack: Stack) -> list[tuple[Any, ...]]:
+    """The stack's latest runs (name, state, start, end, deployment), for an assertion's message."""
+    runs = flow_runs(stack, {"sort": "START_TIME_DESC", "limit": 40})
+    return [(r["name"], r["state_name"], r["start_time"], r["end_time"], r["deployment_id"]) for r in runs]
+
+
 def database(stack: Stack) -> psycopg.Connection[Any]:
     url = vodflow("db", "url", env=stack.env).stdout.strip()
     return psycopg.connect(url, autocommit=True)
@@ -246,7 +252,7 @@ def test_status_lists_every_deployment_with_its_last_and_next_run(stack: Stack) 
     assert expected <= set(by_name)
     lumina = by_name["ingest-lumina/ingest-lumina"]
     assert lumina["schedule"] == "every 900 s"
-    assert lumina["last_state"] == "Completed" and lumina["counts"]["received"] > 0
+    assert lumina["last_state"] == "Completed" and lumina["counts"]["received"] > 0, (lumina, recent_runs(stack))
     assert lumina["next_run"] is not None
     assert by_name["backfill/backfill"]["last_run"] == f"backfill/lumina/{WEEK[0]}..{WEEK[1]}"
     assert by_name["backfill/backfill"]["schedule"] == "-"
@@ -381,7 +387,10 @@ print(json.dumps({
 def test_a_check_asked_for_while_another_holds_the_slot_runs_once_the_slot_is_free(stack: Stack) -> None:
     """anomaly-check runs one at a time and cancels a run created meanwhile; a run asked for by hand still runs."""
     result = python_api(stack, BUSY_SLOT_PROBE)
-    assert result["state"] == "Completed", result
+    if result["state"] != "Completed":
+        with database(stack) as conn:
+            marts = conn.execute("select tablename from pg_tables where schemaname = 'marts' order by 1").fetchall()
+        raise AssertionError((result, marts, recent_runs(stack)))
     cancelled = [r for r in result["runs"] if r["state"] == "Cancelled"]
     assert cancelled and all("Deployment concurrency limit reached" in r["message"] for r in cancelled), result
     assert [r["id"] for r in result["runs"] if r["state"] == "Completed"] == [result["run"]], result
