@@ -36,10 +36,11 @@ browser:
 ## Lint, type-check and run every test: the slow end-to-end ones, the browser checks, the chaos suite (the local
 ## stack's parts killed and restarted, provider and drop faults, a full disk, 20 concurrent runs) and the security
 ## suite (canary secrets, loopback listeners, database roles, hostile input). Two pytest-xdist workers share the
-## work in units (a package, or a stack and its tests: see tests/conftest.py), the longest first.
+## work in units (a package, or a stack and its tests: see tests/conftest.py), the longest first; the 20 slowest
+## tests are listed at the end.
 PYTEST_WORKERS ?= 2
 test: install lint browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20
 
 ## Tests without the slow end-to-end ones.
 test-fast: install
@@ -50,7 +51,7 @@ test-fast: install
 ## 30-window backfill beside live runs, 20 concurrent runs) and tests/security (the canary-secrets stack, loopback
 ## listeners, database roles, hostile input).
 hardening: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests/chaos tests/security
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder tests/chaos tests/security
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -136,36 +137,48 @@ def _shared_stack_rank(item: pytest.Item) -> int:
     return 1 + SHARED_STACK_MODULES.index(module)
 
 
-STACK_UNITS = {"chaos_stack": "chaos-stack", "canary": "canary-stack"}
-"""A fixture that starts a full local stack → the work unit of every test that uses it."""
+STACK_UNITS = {
+    "tests/chaos/test_stack_faults.py": "chaos-stack",
+    "tests/security/test_canary_secrets.py": "canary-stack",
+    "tests/security/test_listening.py": "canary-stack",
+}
+"""Modules that start a full local stack of their own (a package-scoped fixture) → their work unit."""
 
 LONGEST_FIRST = ("chaos-stack", "tests/e2e", "tests/dbt", "tests/alerts", "canary-stack", "tests/flows")
 """Work units that take longest (each several minutes on two cores), handed out first so that the two workers of
 ``make test`` end together; the other units follow in the order they were collected."""
 
 
-def work_unit(item: pytest.Item) -> str:
-    """The unit a test runs in under ``pytest -n 2 --dist loadgroup`` (``make test``): the stack it uses, else its
-    package. One worker runs a whole unit, so a stack, a package's or a module's fixtures start once."""
-    fixtures = getattr(item, "fixturenames", ())
-    for fixture, unit in STACK_UNITS.items():
-        if fixture in fixtures:
-            return unit
-    return item.nodeid.split("::", 1)[0].rsplit("/", 1)[0]
+def work_unit(nodeid: str) -> str:
+    """The unit a test runs in under ``make test`` (pytest-xdist): the stack its module starts, else its package.
+    One worker runs a whole unit, so a stack, a package's or a module's fixtures start once."""
+    module = nodeid.split("::", 1)[0]
+    return STACK_UNITS.get(module) or module.rsplit("/", 1)[0]
 
 
 def _unit_rank(item: pytest.Item) -> int:
-    unit = work_unit(item)
+    unit = work_unit(item.nodeid)
     return LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests into work units for pytest-xdist, the longest units first; within a unit the order is kept,
-    and the shared stack's modules run in the order of ``SHARED_STACK_MODULES``.
-
-    Without xdist (``pytest`` alone) the same order holds: the units run one after another.
-    """
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(work_unit(item)))
+    """The longest work units first; within a unit the order is kept, and the shared stack's modules run in the
+    order of ``SHARED_STACK_MODULES``. Without xdist (``pytest`` alone) the same order holds."""
     items.sort(key=lambda item: (_unit_rank(item), _shared_stack_rank(item)))  # stable: the rest keeps its order
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with ``work_unit`` as the scope: each unit goes to one worker, whole.
+
+    Not ``--dist loadgroup`` with ``xdist_group`` marks: pytest-xdist 3.8 puts the group in ``item._nodeid``,
+    which pytest 9.2 no longer reads, so the groups are lost and a stack's tests are spread over both workers.
+    """
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
