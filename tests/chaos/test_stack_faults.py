@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from tests.chaos.invariants import Outcome, assert_lumina_promise, record
 from tests.stack.helpers import Stack, recorded_pids, vodflow
+from tests.waiting import wait_for
 from vodflow.ingest.load import provider_lock_key
 from vodflow.sandbox import SandboxAdmin
 from vodflow.sandbox.catalogue import WINDOW_END
@@ -63,13 +64,6 @@ def run_state(stack: Stack, run_id: str) -> str:
     response = httpx.get(f"{stack.api_url}/flow_runs/{run_id}", trust_env=False, timeout=10)
     response.raise_for_status()
     return str((response.json().get("state") or {}).get("name"))
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what} after {timeout} s"
-        time.sleep(every)
 
 
 _URLS: dict[Path, str] = {}

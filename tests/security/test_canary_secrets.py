@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL
 
 from tests.security import scan
 from tests.security.conftest import CanaryStack
+from tests.waiting import wait_for
 from vodflow.sandbox.admin import SandboxAdmin
 from vodflow.settings import PROJECT_ROOT
 
@@ -61,16 +62,6 @@ def _python(canary: CanaryStack, code: str, env: dict[str, str] | None = None, t
     canary.record("python script (stderr)", result.stderr)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _wait_for(what: str, probe: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_stack_came_up_with_the_canaries(canary: CanaryStack) -> None:
@@ -122,9 +113,8 @@ def test_a_provider_fault_fails_the_run_and_its_alert_reaches_slack(canary: Cana
     assert ": Failed" in result.stdout
     run_name = result.stdout.split("flow run ", 1)[1].split(" (", 1)[0]
     # The failure alert went through the webhook whose URL carries the canary: it is in use, and it works.
-    message = _wait_for(
-        "the failure alert in the inbox",
-        lambda: [m for m in admin.inbox() if run_name in json.dumps(m)],
+    message = wait_for(
+        lambda: [m for m in admin.inbox() if run_name in json.dumps(m)], 90, "the failure alert in the inbox", every=1
     )
     assert "provider lumina" in json.dumps(message), message
 
@@ -156,7 +146,7 @@ print(json.dumps({{"id": str(run.id), "state": run.state.type.value, "message": 
         failures = json.loads(status.stdout)["alert_failures"] if status.returncode == 0 else []
         return [f for f in failures if "unreachable" in f["detail"] or "answered" in f["detail"]]
 
-    failures = _wait_for("the failed Slack delivery in vodflow status", failed_delivery)
+    failures = wait_for(failed_delivery, 90, "the failed Slack delivery in vodflow status", every=1)
     assert all(f["automation"].startswith("vodflow") for f in failures), failures
 
 

@@ -8,12 +8,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.waiting import wait_for
 from vodflow.stack import procs
 
 
@@ -28,13 +28,6 @@ def _spawn_python(tmp_path: Path, name: str, code: str) -> tuple[procs.PidRecord
     )
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def test_spawn_records_pid_and_create_time(tmp_path: Path) -> None:
     record, child = _spawn_python(tmp_path, "sleeper", "import time; print('hi', flush=True); time.sleep(60)")
     try:
@@ -45,7 +38,7 @@ def test_spawn_records_pid_and_create_time(tmp_path: Path) -> None:
         assert procs.live_process(record) is not None
         # Own session: the stack survives the terminal, and its group can be signalled as a whole.
         assert os.getsid(child.pid) == child.pid
-        _wait_for(lambda: "\nhi\n" in (tmp_path / "logs" / "sleeper.log").read_text())
+        wait_for(lambda: "\nhi\n" in (tmp_path / "logs" / "sleeper.log").read_text(), 10, "the child's line", 0.05)
     finally:
         assert procs.terminate_tree(psutil.Process(child.pid), grace=5) == []
         child.wait(5)
@@ -94,7 +87,7 @@ def test_terminate_tree_kills_stubborn_leader_and_detached_grandchild(tmp_path: 
     """
     _, child = _spawn_python(tmp_path, "stubborn", code)
     leader = psutil.Process(child.pid)
-    _wait_for(lambda: "\nready" in (tmp_path / "logs" / "stubborn.log").read_text())
+    wait_for(lambda: "\nready" in (tmp_path / "logs" / "stubborn.log").read_text(), 10, "the child to be ready", 0.05)
     tree = procs.process_tree(leader)
     assert len(tree) == 2
     started = time.monotonic()
