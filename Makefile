@@ -38,7 +38,7 @@ browser:
 ## suite (canary secrets, loopback listeners, database roles, hostile input). Two pytest-xdist workers share the
 ## work in units (a package, or a stack and its tests: see tests/conftest.py), the longest first; the 20 slowest
 ## tests are listed at the end.
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 test: install lint browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20
 

@@ -181,4 +181,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
+        def _reschedule(self, node: Any) -> None:
+            """The next unit once one test of this worker's is left (xdist: two), so that it never waits behind
+            two long tests (the stack faults end with a 30-window backfill and the load test) while the other
+            worker may run out of work."""
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+                return
+            if self._pending_of(self.assigned_work[node]) > 1:
+                return
+            self._assign_work_unit(node)
+
     return WorkUnitScheduling(config, log)
