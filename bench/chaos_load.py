@@ -35,7 +35,10 @@ def main() -> int:
     env = {**os.environ, "VODFLOW_CHAOS_LOAD_ROWS": str(args.rows)}
     print(f"loading {args.rows:,} assets in 20 drops on a throwaway stack (progress below)", flush=True)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST], cwd=ROOT, env=env, check=False
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "3600", TEST],
+        cwd=ROOT,
+        env=env,
+        check=False,
     )
     if result.returncode != 0:
         print("the load test failed: see its output above", file=sys.stderr)
