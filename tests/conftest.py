@@ -183,8 +183,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
         def _reschedule(self, node: Any) -> None:
             """The next unit once one test of this worker's is left (xdist: two), so that it never waits behind
-            two long tests (the stack faults end with a 30-window backfill and the load test) while the other
-            worker may run out of work."""
+            two long tests (a stack's last ones) while the other worker may run out of work."""
             if node.shutting_down:
                 return
             if not self.workqueue:
