@@ -66,6 +66,19 @@ def run_state(stack: Stack, run_id: str) -> str:
     return str((response.json().get("state") or {}).get("name"))
 
 
+ENDED = {"Completed", "Failed", "Crashed"}
+
+
+def run_end(stack: Stack, run_id: str, timeout: float, what: str, every: float = 1) -> str:
+    """Wait until the run ends, and return the name of the state it ended in."""
+
+    def ended() -> str | None:
+        state = run_state(stack, run_id)
+        return state if state in ENDED else None
+
+    return wait_for(ended, timeout, what, every)
+
+
 _URLS: dict[Path, str] = {}
 
 
@@ -266,16 +279,13 @@ def test_postgres_restarted_mid_dbt_build_converges_and_equals_a_full_rebuild(
     wait_for(lambda: active_statement(chaos_stack, "%create%table%"), 300, "the dbt build's DDL", every=0.1)
     restart_postgres(chaos_stack)
     started = time.monotonic()
-    wait_for(lambda: run_state(chaos_stack, run_id) in {"Failed", "Crashed", "Completed"}, 300, "the cut build to end")
-    cut = run_state(chaos_stack, run_id)
+    cut = run_end(chaos_stack, run_id, 300, "the cut build to end", every=0.2)
     rerun = start_run(chaos_stack, "transform/transform")
-    wait_for(lambda: run_state(chaos_stack, rerun) in {"Failed", "Crashed", "Completed"}, 600, "the re-run", every=1)
-    assert run_state(chaos_stack, rerun) == "Completed"
+    assert run_end(chaos_stack, rerun, 600, "the re-run") == "Completed"
     incremental = marts_snapshot(engine)
     took = time.monotonic() - started
     rebuild = start_run(chaos_stack, "transform/transform", {"full_refresh": True})
-    wait_for(lambda: run_state(chaos_stack, rebuild) in {"Failed", "Crashed", "Completed"}, 600, "the rebuild", every=1)
-    assert run_state(chaos_stack, rebuild) == "Completed"
+    assert run_end(chaos_stack, rebuild, 600, "the rebuild") == "Completed"
     assert marts_snapshot(engine) == incremental
     with engine.connect() as conn:
         assets = conn.execute(text("select count(*) from marts.dim_assets")).scalar_one()
@@ -305,10 +315,7 @@ def test_the_prefect_server_restarted_with_runs_in_flight_converges(
     kill_tree(server_pid, signal.SIGTERM)
     started = time.monotonic()
     bring_back(chaos_stack)
-    wait_for(
-        lambda: run_state(chaos_stack, run_id) in {"Completed", "Failed", "Crashed"}, 300, "the in-flight run", every=1
-    )
-    state = run_state(chaos_stack, run_id)
+    state = run_end(chaos_stack, run_id, 300, "the in-flight run")
     if state != "Completed":
         result = ingest(chaos_stack, "lumina")
         assert result.returncode == 0 and "Completed" in result.stdout, result.stdout + result.stderr
