@@ -10,6 +10,8 @@ schedule. How a file counts as ready:
   changed for ``settle`` seconds;
 * still waiting ``rescan`` seconds after its last announcement (a periodic scan): the safety net for an event lost
   while the server was down, or a run that crashed. The first scan, at start, announces what arrived meanwhile.
+  The scan skips a file while a run that will handle it has not ended (``vodflow.stack.drop_runs``): a file
+  waiting for its turn to load is not lost, and announcing it again would only start runs that find it taken.
 
 Only ready names are announced (not dotfiles, ``*.tmp``, ``*.part``, nor other extensions). Announcing a file
 twice is harmless: a run claims a file before reading it, and the second finds it taken or gone.
@@ -34,6 +36,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from vodflow.ingest.drops import DropFolder, file_providers
+from vodflow.stack.drop_runs import RunsInFlight, prefect_runs_in_flight
 
 EVENT = "vodflow.drop.received"
 TICK_SECONDS = 0.2
@@ -96,9 +99,11 @@ class DropWatcher:
         settle: float = 10.0,
         rescan: float = 120.0,
         heartbeat: Path | None = None,
+        runs_in_flight: RunsInFlight = prefect_runs_in_flight,
     ) -> None:
         self.folders = folders
         self._emit = emit
+        self._runs_in_flight = runs_in_flight
         self._settle = settle
         self._rescan = rescan
         self._heartbeat = heartbeat
@@ -156,15 +161,27 @@ class DropWatcher:
         return ready
 
     def scan(self) -> None:
-        """Announce every waiting file not announced within ``rescan`` seconds (and forget files that left)."""
+        """Announce every waiting file not announced for ``rescan`` seconds, unless a run has it in hand.
+
+        Files that left the folder are forgotten.
+        """
         now = time.monotonic()
         for folder in self.folders:
             waiting = folder.waiting()
             for key in [k for k in self._announced if k[0] == folder.provider and k[1] not in waiting]:
                 del self._announced[key]
-            for name in waiting:
-                key = (folder.provider, name)
-                if key not in self._pending and now - self._announced.get(key, -self._rescan) >= self._rescan:
+            due = [
+                name
+                for name in waiting
+                if (folder.provider, name) not in self._pending
+                and now - self._announced.get((folder.provider, name), -self._rescan) >= self._rescan
+            ]
+            in_flight = self._runs_in_flight(folder.provider) if due else None
+            held = [name for name in due if in_flight is not None and in_flight.covers(name)]
+            if held:
+                logger.info("%s: %d waiting file(s) in a run's hands; not announced again", folder.provider, len(held))
+            for name in due:
+                if name not in held:
                     self.announce(folder, name, RESCAN)
 
     def tick(self) -> None:
