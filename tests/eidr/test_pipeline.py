@@ -127,6 +127,22 @@ def test_only_changed_since_limits_the_run(loaded):
     assert summary.considered == 1 and matches(loaded)["x1"]["eidr_id"] == eidr("heat86")
 
 
+def test_overlapping_incremental_runs_match_each_asset_version_once(loaded):
+    from datetime import UTC, datetime
+
+    before = datetime.now(UTC)
+    insert_assets(loaded, {"provider": "lumina", "provider_asset_id": "n1", "title": "Heat", "release_year": 1995})
+    insert_assets(loaded, {"provider": "lumina", "provider_asset_id": "n2", "title": "Nothing", "release_year": 2001})
+    first = match_assets(loaded, "lumina", only_changed_since=before)
+    assert first.considered == 2 and matches(loaded)["n1"]["eidr_id"] == eidr("heat95")
+    # A run that started at the same time and got the lock second finds both versions decided.
+    assert match_assets(loaded, "lumina", only_changed_since=before).considered == 0
+    insert_assets(loaded, {"provider": "lumina", "provider_asset_id": "n2", "title": "Heat", "release_year": 1986})
+    again = match_assets(loaded, "lumina", only_changed_since=before)
+    assert again.considered == 1 and matches(loaded)["n2"]["eidr_id"] == eidr("heat86")  # the new version only
+    assert match_assets(loaded, "lumina").considered == 5  # without a since: everything again (a newer registry)
+
+
 def test_an_asset_that_receives_an_id_loses_its_match_and_its_pending_review(loaded):
     match_assets(loaded)
     insert_assets(loaded, {"provider": "lumina", "provider_asset_id": "h1", "title": "Heat", "eidr_id": eidr("heat95")})

@@ -79,6 +79,14 @@ class _Asset:
     query: AssetQuery
 
 
+_NOT_MATCHED_SINCE_LOADED = """not exists (
+    select 1 from raw.eidr_matches done
+     where done.provider = a.provider and done.provider_asset_id = a.provider_asset_id
+       and done.asset_row_hash = a.row_hash and done.matched_at >= a.loaded_at
+)"""
+"""This version of the asset has a decision made after it was loaded (by an overlapping run)."""
+
+
 def _scope(provider: str | None, since: datetime | None) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {}
@@ -87,6 +95,9 @@ def _scope(provider: str | None, since: datetime | None) -> tuple[str, dict[str,
         params["provider"] = provider
     if since is not None:
         clauses.append("a.loaded_at >= %(since)s")
+        # Runs that overlap (twenty drops at once) each see the others' loads as changed since they started:
+        # without this, each re-matched every asset the earlier ones had matched.
+        clauses.append(_NOT_MATCHED_SINCE_LOADED)
         params["since"] = since
     return " and ".join(clauses) or "true", params
 
