@@ -7,7 +7,7 @@ watcher starts one ``ingest-harbor`` run per file and each loads its file in one
 assets to EIDR and builds dbt, after the clock stops). The test asserts the promise (every asset in ``raw.assets``
 or ``ops.quarantine`` exactly once, one run per file); this script prints what it recorded: assets, seconds from the
 drops to the last file's commit, assets per second.
-``make hardening`` runs the same test with 4,000 assets.
+``make test`` runs the same test with 4,000 assets.
 
 Run: .venv/bin/python bench/chaos_load.py [--rows N]
 """

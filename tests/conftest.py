@@ -144,7 +144,7 @@ STACK_UNITS = {
 }
 """Modules that start a full local stack of their own (a package-scoped fixture) → their work unit."""
 
-LONGEST_FIRST = ("tests/e2e", "chaos-stack", "tests/dbt", "tests/alerts", "canary-stack", "tests/flows")
+LONGEST_FIRST = ("chaos-stack", "tests/e2e", "tests/dbt", "tests/alerts", "canary-stack", "tests/flows")
 """Work units that take longest (each several minutes on two cores), handed out first so that the two workers of
 ``make test`` end together; the other units follow in the order they were collected."""
 

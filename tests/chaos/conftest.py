@@ -18,10 +18,9 @@ __all__ = ["chaos_stack", "drops", "stack"]
 def chaos_stack(server_dirs: Callable[[str], Path]) -> Iterator[Stack]:
     """A full local stack with the deployments and the test settings (``TEST_STACK_ENV``): lumina pages of 100 (a
     read spans many requests), CSV chunks of 2,000 rows (a load's transaction spans many chunks, long enough to be
-    cut), lost runs crashed after 60 s, waiting drops re-announced every 15 s (in one run, one of 20 drop events
-    produced no run: the re-scan is the safety net for that, and the load test waits for it).
+    cut), lost runs crashed after 60 s, waiting drops that no run has in hand re-announced every 15 s (the safety
+    net for a drop event that produced no run, or a run that crashed before it read its file).
 
-    Not the session's shared stack: on it, after the end-to-end tests' hundreds of runs, the Prefect server
-    (SQLite) timed out requests under the load test's 20 concurrent runs."""
+    A stack of its own, not the end-to-end package's: these tests kill and restart its parts."""
     with running_stack(server_dirs("chaos-stack"), extra_env=TEST_STACK_ENV) as stack:
         yield stack

@@ -342,7 +342,6 @@ print(json.dumps({{"state": done.state, "total": done.windows_total, "done": don
 """
 
 
-@pytest.mark.hardening  # make hardening: over make test's budget beside the rest (tests/e2e runs a 7-window one)
 def test_a_30_window_backfill_beside_live_runs_loads_each_row_once(
     chaos_stack: Stack, engine: Engine, admin: SandboxAdmin
 ) -> None:
@@ -366,7 +365,7 @@ def test_a_30_window_backfill_beside_live_runs_loads_each_row_once(
 
 LOAD_FILES = 20
 LOAD_ROWS = int(os.environ.get("VODFLOW_CHAOS_LOAD_ROWS", "4000"))
-"""Assets of the load test: ``make hardening`` loads 4,000 (200 a file: what it proves is 20 runs at once, each file
+"""Assets of the load test: ``make test`` loads 4,000 (200 a file: what it proves is 20 runs at once, each file
 loaded once); ``bench/chaos_load.py`` runs the same test with 1,000,000 and reports the throughput."""
 
 
@@ -409,7 +408,6 @@ def where_assets_are(engine: Engine, ids: list[str]) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-@pytest.mark.hardening  # make hardening: over make test's budget beside the rest
 def test_assets_in_20_concurrent_runs_are_each_loaded_once(chaos_stack: Stack, engine: Engine, tmp_path: Path) -> None:
     """20 CSV drops land at once; the watcher starts a run for each; every asset is loaded (or quarantined) once."""
     drop_dir = chaos_stack.data_dir / "drops" / "harbor"

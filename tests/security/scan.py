@@ -130,6 +130,15 @@ def ops_tables(libpq_uri: str) -> Iterator[Source]:
             yield f"ops.{table}", "\n".join(row for (row,) in rows)
 
 
+def database_tables(libpq_uri: str, label: str) -> Iterator[Source]:
+    """Every row of every table in the database's ``public`` schema as JSON (the Prefect server's own database)."""
+    with psycopg.connect(libpq_uri, autocommit=True, connect_timeout=10) as conn:
+        tables = conn.execute("select tablename from pg_tables where schemaname = 'public' order by 1").fetchall()
+        for (table,) in tables:
+            rows = conn.execute(f'select row_to_json(t)::text from public."{table}" t').fetchall()
+            yield f"{label}.{table}", "\n".join(row for (row,) in rows)
+
+
 def command_lines(pids: Iterable[int]) -> Iterator[Source]:
     """The command line of each process and its children: any user of the machine can read them with ``ps``."""
     for pid in pids:

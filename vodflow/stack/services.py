@@ -58,12 +58,31 @@ def _python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def prefect_server_database_env(settings: Settings) -> dict[str, str]:
+    """Where the Prefect server keeps its state: the ``prefect`` database on the embedded cluster.
+
+    With ``DATABASE_URL`` (a server of your own, where vodflow creates no database) it is Prefect's default, a
+    SQLite file under ``PREFECT_HOME``; set ``PREFECT_SERVER_DATABASE_CONNECTION_URL`` to use a PostgreSQL there.
+    """
+    if settings.database_url:
+        return {}
+    from vodflow.db.embedded import prefect_database_url
+
+    url = prefect_database_url(settings)
+    return {"PREFECT_SERVER_DATABASE_CONNECTION_URL": url} if url else {}
+
+
+ENQUEUED_RUN_ENV = {"PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "5"}
+"""A run over its deployment's concurrency limit (ENQUEUE) asks again for a slot after 5 s, not Prefect's 30: a
+backfill's windows beside the live schedule of the same provider otherwise wait up to 30 s each for a free slot."""
+
+
 def prefect_server(settings: Settings) -> Service:
-    """The Prefect API and UI, its own SQLite under ``PREFECT_HOME``, bound to loopback."""
+    """The Prefect API and UI, bound to loopback, its state in PostgreSQL (:func:`prefect_server_database_env`)."""
     return Service(
         name=PREFECT_SERVER,
         cmd=_python_module("prefect", "server", "start", "--host", settings.host, "--port", str(settings.prefect_port)),
-        env=child_env(settings),
+        env={**child_env(settings), **prefect_server_database_env(settings), **ENQUEUED_RUN_ENV},
         health=lambda _since: http_ok(f"{settings.prefect_api_url}/health"),
         start_timeout=PREFECT_START_TIMEOUT,
         port=settings.prefect_port,
