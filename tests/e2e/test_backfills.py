@@ -23,7 +23,8 @@ from tests.stack.helpers import Stack, vodflow
 
 pytestmark = pytest.mark.slow
 
-WEEK = ("2026-03-01", "2026-03-08")
+DAYS = ("2026-03-01", "2026-03-04")
+"""Three one-day windows: the chaos suite's backfill runs thirty beside live runs (tests/chaos/test_stack_faults.py)."""
 
 
 def api_url(stack: Stack) -> str:
@@ -127,14 +128,14 @@ def test_a_backfill_beside_a_live_run_loads_each_window_once(stack: Stack) -> No
         f"""
 import json
 from vodflow.api import backfill, trigger_ingestion
-job = backfill("lumina", "{WEEK[0]}", "{WEEK[1]}", chunk="1d", max_concurrency=3)
+job = backfill("lumina", "{DAYS[0]}", "{DAYS[1]}", chunk="1d", max_concurrency=3)
 live = trigger_ingestion("lumina")
 print(json.dumps({{"backfill": str(job.flow_run_id), "name": job.name, "reused": job.reused,
                    "total": job.windows_total, "live": str(live.flow_run_id)}}))
 """,
     )
-    assert started["name"] == f"backfill/lumina/{WEEK[0]}..{WEEK[1]}"
-    assert (started["reused"], started["total"]) == (False, 7)
+    assert started["name"] == f"backfill/lumina/{DAYS[0]}..{DAYS[1]}"
+    assert (started["reused"], started["total"]) == (False, 3)
 
     # vodflow status shows the backfill while it runs.
     seen: dict[str, Any] | None = None
@@ -144,22 +145,22 @@ print(json.dumps({{"backfill": str(job.flow_run_id), "name": job.name, "reused":
         seen = next((b for b in status["backfills"] if b["name"] == started["name"]), None)
         time.sleep(1)
     assert seen is not None, "the backfill never showed in vodflow status"
-    assert seen["windows_total"] == 7 and 0 <= seen["windows_done"] <= 7
+    assert seen["windows_total"] == 3 and 0 <= seen["windows_done"] <= 3
 
     # The CLI with the same request attaches to the same run and shows its progress until it ends.
     attached = vodflow(
-        "backfill", "lumina", "--start", WEEK[0], "--end", WEEK[1], "--max-concurrency", "3", timeout=900, env=stack.env
+        "backfill", "lumina", "--start", DAYS[0], "--end", DAYS[1], "--max-concurrency", "3", timeout=900, env=stack.env
     )
     assert attached.returncode == 0, attached.stdout + attached.stderr
     assert "already running or done: no new run" in attached.stdout
-    assert "windows: 7 of 7 completed, 0 failed" in attached.stdout
+    assert "windows: 3 of 3 completed, 0 failed" in attached.stdout
 
     subflows = flow_runs(stack, {"flow_runs": {"parent_flow_run_id": {"any_": [started["backfill"]]}}})
     children = [run for run in subflows if run["name"].startswith("lumina/")]
     windows = sorted(run["name"] for run in children)
     dbt = [run["name"] for run in subflows if run["name"].startswith("dbt/")]
-    assert dbt == [f"dbt/source:lumina+ source:ops.loads+ {WEEK[0]}..{WEEK[1]}"]
-    assert windows == [f"lumina/2026-03-0{d}..2026-03-0{d + 1}" for d in range(1, 8)]
+    assert dbt == [f"dbt/source:lumina+ source:ops.loads+ {DAYS[0]}..{DAYS[1]}"]
+    assert windows == [f"lumina/2026-03-0{d}..2026-03-0{d + 1}" for d in range(1, 4)]
     assert {run["state_name"] for run in children} == {"Completed"}
     assert all(str(run["idempotency_key"]).startswith("vodflow-backfill:lumina:") for run in children)
 
@@ -174,7 +175,7 @@ print(json.dumps({{"state": run.state, "counts": run.counts}}, default=str))
     )
     assert live["state"] == "Completed"
 
-    served = sandbox_lumina_ids(stack, *WEEK)
+    served = sandbox_lumina_ids(stack, *DAYS)
     with database(stack) as conn:
         loaded = {
             row[0]
@@ -182,8 +183,8 @@ print(json.dumps({{"state": run.state, "counts": run.counts}}, default=str))
                 "select provider_asset_id from raw.assets where provider = 'lumina' "
                 "and provider_updated_at >= %s and provider_updated_at < %s",
                 (
-                    datetime.fromisoformat(WEEK[0]).replace(tzinfo=UTC),
-                    datetime.fromisoformat(WEEK[1]).replace(tzinfo=UTC),
+                    datetime.fromisoformat(DAYS[0]).replace(tzinfo=UTC),
+                    datetime.fromisoformat(DAYS[1]).replace(tzinfo=UTC),
                 ),
             )
         }
@@ -203,18 +204,18 @@ print(json.dumps({{"state": run.state, "counts": run.counts}}, default=str))
             ([run["id"] for run in children],),
         ).fetchone()
     assert duplicates == (0,)
-    assert served, "the sandbox serves lumina rows every day of the window"
-    # Every row served in the week is in raw or in quarantine; nothing else is in raw for the week.
+    assert served, "the sandbox serves lumina rows every day of the range"
+    # Every row served in the range is in raw or in quarantine; nothing else is in raw for the range.
     assert loaded <= served and served - loaded <= quarantined
-    assert window_loads[0] == 7 and window_loads[1] == window_loads[2] == len(served)
-    print(f"backfill: {len(served)} rows served in the week, {len(served - loaded)} quarantined, 7 windows")
+    assert window_loads[0] == 3 and window_loads[1] == window_loads[2] == len(served)
+    print(f"backfill: {len(served)} rows served in the range, {len(served - loaded)} quarantined, 3 windows")
 
 
 def test_re_running_a_completed_backfill_creates_no_run(stack: Stack) -> None:
     before = {run["id"] for run in due_runs(stack)}
-    again = vodflow("backfill", "lumina", "--start", WEEK[0], "--end", WEEK[1], timeout=300, env=stack.env)
+    again = vodflow("backfill", "lumina", "--start", DAYS[0], "--end", DAYS[1], timeout=300, env=stack.env)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "no new run" in again.stdout and "windows: 7 of 7 completed" in again.stdout
+    assert "no new run" in again.stdout and "windows: 3 of 3 completed" in again.stdout
     assert {run["id"] for run in due_runs(stack)} == before
 
 
@@ -254,7 +255,7 @@ def test_status_lists_every_deployment_with_its_last_and_next_run(stack: Stack) 
     assert lumina["schedule"] == "every 900 s"
     assert lumina["last_state"] == "Completed" and lumina["counts"]["received"] > 0, (lumina, recent_runs(stack))
     assert lumina["next_run"] is not None
-    assert by_name["backfill/backfill"]["last_run"] == f"backfill/lumina/{WEEK[0]}..{WEEK[1]}"
+    assert by_name["backfill/backfill"]["last_run"] == f"backfill/lumina/{DAYS[0]}..{DAYS[1]}"
     assert by_name["backfill/backfill"]["schedule"] == "-"
     assert status["backfills"] == []
     table = vodflow("status", timeout=60, env=stack.env).stdout
