@@ -189,6 +189,22 @@ def test_the_event_reaches_the_prefect_server(prefect_server: None, folder: Drop
         assert _wait(arrived, timeout=30)
 
 
+def test_a_server_that_does_not_answer_costs_the_scan_seconds_not_a_minute() -> None:
+    """The watcher's loop touches its heartbeat: the question must not hang or retry while the server restarts."""
+    import socket
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{silent.getsockname()[1]}/api"}):
+            started = time.monotonic()
+            assert prefect_runs_in_flight("harbor") is None
+            took = time.monotonic() - started
+    assert 4 < took < 10, took  # one read timeout (5 s), no retries
+
+
 @pytest.mark.slow
 def test_the_runs_in_flight_are_read_from_the_prefect_server(prefect_server: None) -> None:
     from datetime import UTC, datetime, timedelta

@@ -17,8 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
+
+from vodflow.prefect_auth import prefect_api_headers
+
 logger = logging.getLogger("vodflow.watcher")
 
+QUERY_TIMEOUT_S = 5.0
 IN_FLIGHT_LIMIT = 200
 """Runs read per provider and scan; more in flight than this is an overload the scan should not add to."""
 
@@ -65,31 +70,36 @@ def in_flight_from_parameters(runs: list[dict[str, object]], limit: int = IN_FLI
 
 
 def prefect_runs_in_flight(provider: str) -> InFlight | None:
-    """Ask the Prefect server (``PREFECT_API_URL``) for the unfinished, due runs of ``ingest-<provider>``."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterExpectedStartTime,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
+    """Ask the Prefect server (``PREFECT_API_URL``) for the unfinished, due runs of ``ingest-<provider>``.
 
-    unfinished = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+    Plain httpx with a short timeout and no retries, not the Prefect client (which retries for about a minute):
+    the watcher's loop, and its heartbeat, must not stall while the server restarts.
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
+        return None
+    body = {
+        "flows": {"name": {"any_": [f"ingest-{provider}"]}},
+        "flow_runs": {
+            "state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING", "CANCELLING"]}},
+            # The schedule's future runs are not in flight: only those that came due.
+            "expected_start_time": {"before_": datetime.now(UTC).isoformat()},
+        },
+        "limit": IN_FLIGHT_LIMIT,
+    }
     try:
-        with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=[f"ingest-{provider}"])),
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=unfinished)),
-                    # The schedule's future runs are not in flight: only those that came due.
-                    expected_start_time=FlowRunFilterExpectedStartTime.model_validate({"before_": datetime.now(UTC)}),
-                ),
-                limit=IN_FLIGHT_LIMIT,
-            )
-    except Exception as exc:  # any failure to ask means "cannot tell": announce, as before
+        response = httpx.post(
+            f"{api_url}/flow_runs/filter",
+            json=body,
+            timeout=QUERY_TIMEOUT_S,
+            trust_env=False,
+            headers=prefect_api_headers(),
+        )
+        response.raise_for_status()
+        runs = response.json()
+    except (httpx.HTTPError, ValueError) as exc:  # cannot tell: announce, as before
         logger.warning("%s: could not read the runs in flight (%s); announcing waiting files anyway", provider, exc)
         return None
-    return in_flight_from_parameters([dict(run.parameters or {}) for run in runs])
+    return in_flight_from_parameters([dict(run.get("parameters") or {}) for run in runs])
