@@ -347,6 +347,7 @@ print(json.dumps({{"state": done.state, "total": done.windows_total, "done": don
 """
 
 
+@pytest.mark.hardening  # make hardening: with it make test took 27-28 min on 2 cores (tests/e2e runs a 3-window one)
 @pytest.mark.usefixtures("idle_stack")
 def test_a_30_window_backfill_beside_live_runs_loads_each_row_once(
     chaos_stack: Stack, engine: Engine, admin: SandboxAdmin
