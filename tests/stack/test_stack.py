@@ -157,7 +157,7 @@ def test_the_prefect_server_keeps_its_state_in_its_own_postgresql_database(stack
     assert not (stack.data_dir / "prefect" / "prefect.db").exists()
     password_file = stack.data_dir / "pg" / "prefect-password"
     assert password_file.stat().st_mode & 0o077 == 0
-    # Its own role: the application's roles and the prefect role cannot read each other's data.
+    # A role of its own, which cannot read the pipeline's data.
     password = password_file.read_text().strip()
     host, port = uri.rsplit("@", 1)[1].split("/")[0].split(":")
     with psycopg.connect(host=host, port=int(port), user="prefect", password=password, dbname="vodflow") as conn:
