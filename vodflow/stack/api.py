@@ -19,12 +19,17 @@ _TIMEOUT = 5.0
 
 
 def post_json(settings: Settings, path: str, body: dict[str, Any]) -> Any:
-    """POST a filter query to the server's REST API and return the decoded answer.
+    """POST a filter query to the stack's REST API and return the decoded answer."""
+    return post_to(settings.prefect_api_url, path, body)
+
+
+def post_to(api_url: str, path: str, body: dict[str, Any]) -> Any:
+    """POST a filter query to the REST API at ``api_url``: one try, a 5 s timeout, the client's credentials.
 
     ``trust_env=False``: a proxy from the environment must never sit between us and a loopback server.
     """
     response = httpx.post(
-        f"{settings.prefect_api_url}{path}",
+        f"{api_url}{path}",
         json=body,
         timeout=_TIMEOUT,
         trust_env=False,

@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 
 import httpx
 
-from vodflow.prefect_auth import prefect_api_headers
+from vodflow.stack.api import post_to
 
 logger = logging.getLogger("vodflow.watcher")
 
-QUERY_TIMEOUT_S = 5.0
 IN_FLIGHT_LIMIT = 200
 """Runs read per provider and scan; more in flight than this is an overload the scan should not add to."""
 
@@ -72,8 +71,8 @@ def in_flight_from_parameters(runs: list[dict[str, object]], limit: int = IN_FLI
 def prefect_runs_in_flight(provider: str) -> InFlight | None:
     """Ask the Prefect server (``PREFECT_API_URL``) for the unfinished, due runs of ``ingest-<provider>``.
 
-    Plain httpx with a short timeout and no retries, not the Prefect client (which retries for about a minute):
-    the watcher's loop, and its heartbeat, must not stall while the server restarts.
+    Through ``vodflow.stack.api`` (plain httpx, 5 s timeout, no retries), not the Prefect client (which retries for
+    about a minute): the watcher's loop, and its heartbeat, must not stall while the server restarts.
     """
     from prefect.settings import PREFECT_API_URL
 
@@ -90,15 +89,7 @@ def prefect_runs_in_flight(provider: str) -> InFlight | None:
         "limit": IN_FLIGHT_LIMIT,
     }
     try:
-        response = httpx.post(
-            f"{api_url}/flow_runs/filter",
-            json=body,
-            timeout=QUERY_TIMEOUT_S,
-            trust_env=False,
-            headers=prefect_api_headers(),
-        )
-        response.raise_for_status()
-        runs = response.json()
+        runs = post_to(api_url, "/flow_runs/filter", body)
     except (httpx.HTTPError, ValueError) as exc:  # cannot tell: announce, as before
         logger.warning("%s: could not read the runs in flight (%s); announcing waiting files anyway", provider, exc)
         return None
