@@ -1,24 +1,26 @@
 """Known inputs for the health report: raw rows, audit rows, quarantine, events, verdicts, then a real dbt build.
 
-Days are relative to today (UTC), T. The report under test is mostly the one for ``PAST`` = T-2 over 7 days, so
+Days are relative to today (UTC), T. The report under test is mostly the one for ``Days.past`` = T-2 over 7 days, so
 its figures do not depend on the hour the tests run:
 
 * lumina: one run a day from T-8 to T-1, 20 new films each, every field and a provided EIDR ID, except T-5 (no
-  run: a day with no data). Its T-1 run (after PAST) quarantines 25 of 50 rows for an implausible year.
+  run: a day with no data). Its T-1 run (after T-2) quarantines 25 of 50 rows for an implausible year.
 * harbor: one run on T-3 that received 100 rows: 88 films loaded without a runtime or EIDR ID, 12 quarantined
   for a blank title (12 %). 5 of its films wait for EIDR review since T-12.
 * atlas: on T-4 a failed run (HTTP 503) and a run that loaded 10 series: 1 of 2 runs failed.
 * meridian: nothing at all (no history).
 * the events feed: on T-3, 12 lumina deliveries, 2 failing QC (audio_sync), 10 published 2 to 11 hours later,
   and one event for an asset nobody sent (a dbt warning).
-* anomaly verdicts: lumina deliveries_drop anomalous on T-3 (judged T-2), on T-1 (judged T-1, after PAST).
+* anomaly verdicts: lumina deliveries_drop anomalous on T-3 (judged T-2), on T-1 (judged T-1, after T-2).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time as pytime
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -27,14 +29,46 @@ from sqlalchemy import Connection, Engine, text
 
 from vodflow.eidr.ids import format_id
 
-TODAY = datetime.now(UTC).date()
-PAST = TODAY - timedelta(days=2)
-GAP_DAY = TODAY - timedelta(days=5)
+#: The package's tests run within this long of the seeding (about 45 s on two busy cores).
+_TESTS_LAST = timedelta(minutes=3)
 
 
-def at(days_ago: int, hour: int = 10) -> datetime:
-    """``hour`` o'clock UTC, ``days_ago`` days before today."""
-    return datetime.combine(TODAY - timedelta(days=days_ago), time(hour), tzinfo=UTC)
+@dataclass(frozen=True)
+class Days:
+    """T and the days the history is laid out on.
+
+    Fixed when the package's fixture seeds, not when the module is imported: ``make test`` imports every module
+    at its start and may reach these tests 25 minutes later, on the next day (UTC), while the report's own clock,
+    the events it counts and the dbt build it reads are all real.
+    """
+
+    today: date
+
+    @property
+    def past(self) -> date:
+        """T-2: the day of the report most tests read."""
+        return self.today - timedelta(days=2)
+
+    @property
+    def gap_day(self) -> date:
+        """T-5: lumina did not run."""
+        return self.today - timedelta(days=5)
+
+    def at(self, days_ago: int, hour: int = 10) -> datetime:
+        """``hour`` o'clock UTC, ``days_ago`` days before T."""
+        return datetime.combine(self.today - timedelta(days=days_ago), time(hour), tzinfo=UTC)
+
+    @classmethod
+    def from_now(
+        cls, clock: Callable[[], datetime] = lambda: datetime.now(UTC), sleep: Callable[[float], None] = pytime.sleep
+    ) -> Days:
+        """Today (UTC); first waiting for midnight to pass if it would fall while the package's tests run."""
+        now = clock()
+        midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
+        if midnight - now < _TESTS_LAST:
+            sleep((midnight - now).total_seconds() + 1)
+            now = clock()
+        return cls(now.date())
 
 
 @dataclass
@@ -145,14 +179,14 @@ def _event(conn: Connection, load: Load, asset_id: str, event_type: str, occurre
     )
 
 
-def _lumina(conn: Connection) -> None:
+def _lumina(conn: Connection, days: Days) -> None:
     for days_ago in range(8, 0, -1):
-        if TODAY - timedelta(days=days_ago) == GAP_DAY:
+        if days.today - timedelta(days=days_ago) == days.gap_day:
             continue
         if days_ago == 1:
-            load = Load("lumina", at(1), received=50, inserted=25, quarantined=25)
+            load = Load("lumina", days.at(1), received=50, inserted=25, quarantined=25)
         else:
-            load = Load("lumina", at(days_ago), received=20, inserted=20)
+            load = Load("lumina", days.at(days_ago), received=20, inserted=20)
         load.insert(conn)
         for n in range(load.inserted):
             asset_id = f"lum-{days_ago}-{n}"
@@ -161,8 +195,8 @@ def _lumina(conn: Connection) -> None:
             _quarantine(conn, load, f"lum-bad-{n}", "release_year_plausible", "release_year")
 
 
-def _harbor(conn: Connection) -> None:
-    load = Load("harbor", at(3), received=100, inserted=88, quarantined=12)
+def _harbor(conn: Connection, days: Days) -> None:
+    load = Load("harbor", days.at(3), received=100, inserted=88, quarantined=12)
     load.insert(conn)
     for n in range(88):
         _asset(conn, load, f"hb-{n}", runtime_minutes=None)
@@ -175,30 +209,31 @@ def _harbor(conn: Connection) -> None:
                 "matched_at, decided_by) values ('harbor', :id, 'potential', 0.8, 'title_year', 'close title', "
                 ":at, 'matcher')"
             ),
-            {"id": f"hb-{n}", "at": at(12)},
+            {"id": f"hb-{n}", "at": days.at(12)},
         )
         conn.execute(
             text(
                 "insert into ops.eidr_review (provider, provider_asset_id, score, created_at, updated_at) "
                 "values ('harbor', :id, 0.8, :at, :at)"
             ),
-            {"id": f"hb-{n}", "at": at(12)},
+            {"id": f"hb-{n}", "at": days.at(12)},
         )
 
 
-def _atlas(conn: Connection) -> None:
-    Load("atlas", at(4, 9), received=0, inserted=0, status="failed", error="HTTP 503 from atlas page 3").insert(conn)
-    load = Load("atlas", at(4), received=10, inserted=10)
+def _atlas(conn: Connection, days: Days) -> None:
+    failed = Load("atlas", days.at(4, 9), received=0, inserted=0, status="failed", error="HTTP 503 from atlas page 3")
+    failed.insert(conn)
+    load = Load("atlas", days.at(4), received=10, inserted=10)
     load.insert(conn)
     for n in range(10):
         _asset(conn, load, f"at-{n}", asset_type="series", title=f"Series {n}", runtime_minutes=None)
 
 
-def _events(conn: Connection) -> None:
-    load = Load("events", at(3, 23), received=35, inserted=35)
+def _events(conn: Connection, days: Days) -> None:
+    load = Load("events", days.at(3, 23), received=35, inserted=35)
     load.insert(conn)
     for n in range(12):
-        delivered = at(3, 1 + n)
+        delivered = days.at(3, 1 + n)
         asset_id = f"lum-8-{n}"
         _event(conn, load, asset_id, "delivered", delivered)
         if n < 2:
@@ -206,11 +241,12 @@ def _events(conn: Connection) -> None:
         else:
             _event(conn, load, asset_id, "qc_passed", delivered + timedelta(minutes=30))
             _event(conn, load, asset_id, "published", delivered + timedelta(hours=n), platform="web")
-    _event(conn, load, "nobody-sent-this", "delivered", at(3, 22))
+    _event(conn, load, "nobody-sent-this", "delivered", days.at(3, 22))
 
 
-def _verdicts(conn: Connection) -> None:
-    for day, judged in ((TODAY - timedelta(days=3), at(2, 6)), (TODAY - timedelta(days=1), at(1, 12))):
+def _verdicts(conn: Connection, days: Days) -> None:
+    judged_on = {days.today - timedelta(days=3): days.at(2, 6), days.today - timedelta(days=1): days.at(1, 12)}
+    for day, judged in judged_on.items():
         conn.execute(
             text(
                 "insert into ops.metric_evaluations (check_name, provider, metric_date, metric, method, direction, "
@@ -222,14 +258,14 @@ def _verdicts(conn: Connection) -> None:
         )
 
 
-def seed(engine: Engine) -> None:
+def seed(engine: Engine, days: Days) -> None:
     """Write every input described in the module's docstring."""
     with engine.begin() as conn:
-        _lumina(conn)
-        _harbor(conn)
-        _atlas(conn)
-        _events(conn)
-        _verdicts(conn)
+        _lumina(conn, days)
+        _harbor(conn, days)
+        _atlas(conn, days)
+        _events(conn, days)
+        _verdicts(conn, days)
 
 
-__all__ = ["GAP_DAY", "PAST", "TODAY", "at", "date", "seed"]
+__all__ = ["Days", "seed"]

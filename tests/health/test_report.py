@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import Engine
 
-from tests.health.seed import GAP_DAY, PAST, TODAY
+from tests.health.seed import Days
 from vodflow.health.model import NO_DATA, NOT_ENOUGH_DATA
 from vodflow.health.render import render_html
 from vodflow.health.report import HealthReport, build_report
@@ -49,13 +49,13 @@ def _page(html: str) -> _Text:
 
 
 @pytest.fixture(scope="module")
-def past(warehouse_with_history: Engine) -> HealthReport:
-    return build_report(warehouse_with_history, get_settings(), PAST, 7, api_url=DEAD_API)
+def past(warehouse_with_history: Engine, history_days: Days) -> HealthReport:
+    return build_report(warehouse_with_history, get_settings(), history_days.past, 7, api_url=DEAD_API)
 
 
 @pytest.fixture(scope="module")
-def today(warehouse_with_history: Engine) -> HealthReport:
-    return build_report(warehouse_with_history, get_settings(), TODAY, 7, api_url=DEAD_API)
+def today(warehouse_with_history: Engine, history_days: Days) -> HealthReport:
+    return build_report(warehouse_with_history, get_settings(), history_days.today, 7, api_url=DEAD_API)
 
 
 def test_every_section_renders_offline(past: HealthReport) -> None:
@@ -88,7 +88,7 @@ def test_recommendations_follow_the_figures(past: HealthReport) -> None:
         ("freshness", "supply_chain.events"),
         ("no_history", "meridian"),
     }
-    assert ("quarantine_reason_share", "lumina") not in rules  # its 50 % day is after PAST
+    assert ("quarantine_reason_share", "lumina") not in rules  # its 50 % day is after T-2
     assert ("completeness", "lumina") not in rules
     assert ("completeness", "atlas") not in rules  # series have no runtime of their own
     assert "harbor: no asset has a runtime — ask the provider to send it" in [i.text for i in past.recommendations]
@@ -103,19 +103,21 @@ def test_headline_figures(past: HealthReport) -> None:
         "ingest runs succeeded": "9 of 10",
         "rows quarantined": f"{12 / (120 + 100 + 10 + 35) * 100:.1f} %",
         "stale sources": "3 of 7",
-        "dbt last build": NO_DATA,  # the only build recorded ran after PAST's end
+        "dbt last build": NO_DATA,  # the only build recorded ran after T-2's end
         "anomalies": "1",
         "recommendations": str(len(past.recommendations)),
     }
 
 
-def test_a_day_without_data_shows_no_data_and_a_provider_without_history_not_enough_data(past: HealthReport) -> None:
+def test_a_day_without_data_shows_no_data_and_a_provider_without_history_not_enough_data(
+    past: HealthReport, history_days: Days
+) -> None:
     html = render_html(past)
     page = _page(html)
     runs = page.sections["runs"]
     columns = [*past.providers, "events"]
     assert columns == ["atlas", "harbor", "lumina", "meridian", "events"]
-    gap_row = runs.index(GAP_DAY.isoformat())
+    gap_row = runs.index(history_days.gap_day.isoformat())
     cells = dict(zip(columns, runs[gap_row + 1 : gap_row + 6], strict=True))
     assert cells == {
         "atlas": NO_DATA,
@@ -124,7 +126,7 @@ def test_a_day_without_data_shows_no_data_and_a_provider_without_history_not_eno
         "meridian": NOT_ENOUGH_DATA,
         "events": NO_DATA,
     }
-    next_day = runs.index((GAP_DAY + timedelta(days=1)).isoformat())
+    next_day = runs.index((history_days.gap_day + timedelta(days=1)).isoformat())
     assert runs[next_day + 3] == "20"  # lumina ran again
     for section in ("completeness", "eidr", "runs", "supply", "freshness"):
         text = page.sections[section]
@@ -132,13 +134,13 @@ def test_a_day_without_data_shows_no_data_and_a_provider_without_history_not_eno
     assert "0 %" not in " ".join(page.sections["completeness"][page.sections["completeness"].index("meridian") :][:6])
 
 
-def test_a_past_day_excludes_what_came_later(past: HealthReport, today: HealthReport) -> None:
+def test_a_past_day_excludes_what_came_later(past: HealthReport, today: HealthReport, history_days: Days) -> None:
     assert [r.provider for r in past.quarantine.reasons] == ["harbor"]
     assert {(r.provider, r.check) for r in today.quarantine.reasons} == {
         ("harbor", "title_not_blank"),
         ("lumina", "release_year_plausible"),
     }
-    assert [a.metric_date for a in past.anomalies.anomalies] == [TODAY - timedelta(days=3)]
+    assert [a.metric_date for a in past.anomalies.anomalies] == [history_days.today - timedelta(days=3)]
     assert len(today.anomalies.anomalies) == 2
     lumina_past = next(s for s in past.runs.summaries if s.provider == "lumina")
     lumina_today = next(s for s in today.runs.summaries if s.provider == "lumina")
@@ -194,3 +196,12 @@ def test_no_secret_in_the_page(past: HealthReport) -> None:
     password = (get_settings().data_dir / "pg" / "superuser-password").read_text().strip()
     assert password not in html
     assert not re.search(r"postgresql(\+psycopg)?://", html)
+
+
+def test_the_history_waits_out_a_midnight_that_would_fall_during_the_tests() -> None:
+    noon = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert Days.from_now(lambda: noon, sleep=lambda s: pytest.fail(f"slept {s} s at noon")) == Days(noon.date())
+    slept: list[float] = []
+    clock = iter([datetime(2026, 3, 1, 23, 59, tzinfo=UTC), datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC)])
+    assert Days.from_now(lambda: next(clock), sleep=slept.append) == Days(date(2026, 3, 2))
+    assert slept == [61.0]
