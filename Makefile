@@ -37,19 +37,19 @@ browser:
 ## stack's worker killed, PostgreSQL and the Prefect server restarted mid-run, 20 concurrent runs, provider and drop
 ## faults, a full disk) and the security suite (canary secrets, loopback listeners, database roles, hostile input).
 ## Two pytest-xdist workers share the work in units (a package, or a stack and its tests: see tests/conftest.py), the
-## longest first; the 20 slowest tests are listed at the end. Left to make hardening: the test marked `hardening`.
+## longest first; the 20 slowest tests are listed at the end.
 PYTEST_WORKERS ?= 2
 test: install lint browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20 -m "not hardening"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20
 
 ## Tests without the slow end-to-end ones.
 test-fast: install
 	$(BIN)/pytest -m "not slow"
 
-## The hardening suites, all of them (docs/reliability.md, docs/security.md): tests/chaos (provider faults, drops
-## raced, a full disk; on a stack of its own the worker killed, PostgreSQL and the Prefect server restarted mid-run,
-## 20 concurrent runs, and the test make test leaves out: a 30-window backfill beside live runs) and tests/security
-## (the canary-secrets stack, loopback listeners, database roles, hostile input).
+## The hardening suites alone (docs/reliability.md, docs/security.md), as make test runs them: tests/chaos (provider
+## faults, drops raced, a full disk; on a stack of its own the worker killed, PostgreSQL and the Prefect server
+## restarted mid-run, a 30-window backfill beside live runs, 20 concurrent runs) and tests/security (the
+## canary-secrets stack, loopback listeners, database roles, hostile input).
 hardening: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder tests/chaos tests/security
 

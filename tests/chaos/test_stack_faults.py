@@ -17,6 +17,8 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -334,39 +336,107 @@ def test_the_prefect_server_restarted_with_runs_in_flight_converges(
     )
 
 
-BACKFILL_PROBE = """
-import json, time
+BACKFILL_START = """
+import json
 from vodflow.api import backfill, trigger_ingestion
 job = backfill("lumina", "{start}", "{end}", chunk="1d", max_concurrency=4)
 live = [trigger_ingestion("lumina") for _ in range(2)]  # the live schedule's runs, beside the windows
-time.sleep(20)
-live.append(trigger_ingestion("lumina"))
-done = backfill("lumina", "{start}", "{end}", chunk="1d", max_concurrency=4, wait=True, timeout=1500)
-print(json.dumps({{"state": done.state, "total": done.windows_total, "done": done.windows_done,
-                   "failed": done.windows_failed, "live": [str(r.flow_run_id) for r in live]}}))
+print(json.dumps({{"backfill": str(job.flow_run_id), "name": job.name, "reused": job.reused,
+                   "total": job.windows_total, "live": [str(r.flow_run_id) for r in live]}}))
+"""
+
+TRIGGER_LIVE = """
+import json
+from vodflow.api import trigger_ingestion
+print(json.dumps(str(trigger_ingestion("lumina").flow_run_id)))
 """
 
 
-@pytest.mark.hardening  # make hardening: with it make test took 27-28 min on 2 cores (tests/e2e runs a 3-window one)
+def flow_runs(stack: Stack, body: dict[str, Any]) -> list[dict[str, Any]]:
+    response = httpx.post(f"{stack.api_url}/flow_runs/filter", json={"limit": 200, **body}, trust_env=False, timeout=30)
+    response.raise_for_status()
+    return list(response.json())
+
+
+def backfill_runs(stack: Stack) -> int:
+    """Runs tagged ``backfill``: every backfill's own run and its windows' runs."""
+    body = {"flow_runs": {"tags": {"all_": ["backfill"]}}}
+    response = httpx.post(f"{stack.api_url}/flow_runs/count", json=body, trust_env=False, timeout=30)
+    response.raise_for_status()
+    return int(response.json())
+
+
+def status_backfill(stack: Stack, name: str) -> dict[str, Any] | None:
+    status = json.loads(vodflow("status", "--json", timeout=60, env=stack.env).stdout)
+    return next((b for b in status["backfills"] if b["name"] == name), None)
+
+
 @pytest.mark.usefixtures("idle_stack")
 def test_a_30_window_backfill_beside_live_runs_loads_each_row_once(
     chaos_stack: Stack, engine: Engine, admin: SandboxAdmin
 ) -> None:
+    """Started through the Python API, shown by ``vodflow status``, attached to by the CLI (which shows its progress
+    to the end), beside three runs of the same deployment; asked for again once done, it starts nothing."""
     end = WINDOW_END.date()
-    start = end - timedelta(days=30)
+    begin = end - timedelta(days=30)
+    days = [begin + timedelta(days=n) for n in range(31)]
+    cli = ["backfill", "lumina", "--start", begin.isoformat(), "--end", end.isoformat()]
     admin.publish(new=30, changed=30)
-    started = time.monotonic()
-    result = python_api(chaos_stack, BACKFILL_PROBE.format(start=start.isoformat(), end=end.isoformat()))
-    assert (result["state"], result["total"], result["done"], result["failed"]) == ("Completed", 30, 30, 0), result
-    for live in result["live"]:
-        wait_for(lambda live=live: run_state(chaos_stack, live) == "Completed", 600, f"live run {live}", every=1)
+    started_at = time.monotonic()
+    started = python_api(chaos_stack, BACKFILL_START.format(start=begin.isoformat(), end=end.isoformat()))
+    assert (started["name"], started["reused"], started["total"]) == (
+        f"backfill/lumina/{begin.isoformat()}..{end.isoformat()}",
+        False,
+        30,
+    )
+    shown = partial(status_backfill, chaos_stack, started["name"])
+    seen = wait_for(shown, 120, "the backfill in vodflow status", every=1)
+    assert seen["windows_total"] == 30 and 0 <= seen["windows_done"] <= 30
+    live = [*started["live"], python_api(chaos_stack, TRIGGER_LIVE)]  # a third while the windows run
+
+    attached = vodflow(*cli, "--max-concurrency", "4", timeout=1500, env=chaos_stack.env)
+    assert attached.returncode == 0, attached.stdout + attached.stderr
+    assert "already running or done: no new run" in attached.stdout
+    assert "windows: 30 of 30 completed, 0 failed" in attached.stdout
+    for run_id in live:
+        wait_for(lambda run_id=run_id: run_state(chaos_stack, run_id) == "Completed", 600, f"live run {run_id}")
+    took = time.monotonic() - started_at
+    status = json.loads(vodflow("status", "--json", timeout=60, env=chaos_stack.env).stdout)
+    assert status["backfills"] == []  # none running
+    assert {row["deployment"]: row["last_run"] for row in status["deployments"]}["backfill/backfill"] == started["name"]
+
+    subflows = flow_runs(chaos_stack, {"flow_runs": {"parent_flow_run_id": {"any_": [started["backfill"]]}}})
+    windows = [run for run in subflows if run["name"].startswith("lumina/")]
+    assert sorted(run["name"] for run in windows) == [f"lumina/{a}..{b}" for a, b in pairwise(days)]
+    assert {run["state_name"] for run in windows} == {"Completed"}
+    assert all(str(run["idempotency_key"]).startswith("vodflow-backfill:lumina:") for run in windows)
+    assert [run["name"] for run in subflows if run["name"].startswith("dbt/")] == [
+        f"dbt/source:lumina+ source:ops.loads+ {begin.isoformat()}..{end.isoformat()}"
+    ]
+    with engine.connect() as conn:
+        loads, received, accounted = conn.execute(
+            text(
+                "select count(*), sum(received), sum(inserted + updated + unchanged + quarantined) from ops.loads "
+                "where flow_run_id = any(cast(:runs as uuid[]))"
+            ),
+            {"runs": [run["id"] for run in windows]},
+        ).one()
+    assert (loads, received) == (30, accounted)
     outcome = lumina_promise(chaos_stack, engine, admin)
+
+    before = backfill_runs(chaos_stack)
+    assert before == 1 + 30
+    again = vodflow(*cli, timeout=300, env=chaos_stack.env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "no new run" in again.stdout and "windows: 30 of 30 completed" in again.stdout
+    assert backfill_runs(chaos_stack) == before, "asking again for a completed backfill started a run"
     record(
         "backfill beside the live schedule",
         "30 one-day windows, max_concurrency 4, with 3 incremental runs at once",
         outcome,
-        time.monotonic() - started,
-        note="30/30 windows Completed; inserted across all loads = rows in raw",
+        took,
+        note=f"30/30 windows Completed, {received} rows read by them; inserted across all loads = rows in raw; "
+        "asked again: no new run",
     )
 
 
