@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from tests.chaos.invariants import Outcome, assert_lumina_promise, record
-from tests.stack.helpers import Stack, recorded_pids, vodflow
+from tests.stack.helpers import Stack, flow_runs, recorded_pids, vodflow
 from tests.waiting import wait_for
 from vodflow.ingest.load import provider_lock_key
 from vodflow.sandbox import SandboxAdmin
@@ -109,10 +109,8 @@ def admin(chaos_stack: Stack) -> Iterator[SandboxAdmin]:
 
 def runs_in_flight(stack: Stack) -> int:
     """Runs of the stack that are pending or running (the tests before this one may have left some going)."""
-    body = {"flow_runs": {"state": {"type": {"any_": ["PENDING", "RUNNING", "CANCELLING"]}}}, "limit": 200}
-    response = httpx.post(f"{stack.api_url}/flow_runs/filter", json=body, trust_env=False, timeout=10)
-    response.raise_for_status()
-    return len(response.json())
+    body = {"flow_runs": {"state": {"type": {"any_": ["PENDING", "RUNNING", "CANCELLING"]}}}}
+    return len(flow_runs(stack, body, timeout=10))
 
 
 @pytest.fixture
@@ -352,12 +350,6 @@ print(json.dumps(str(trigger_ingestion("lumina").flow_run_id)))
 """
 
 
-def flow_runs(stack: Stack, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = httpx.post(f"{stack.api_url}/flow_runs/filter", json={"limit": 200, **body}, trust_env=False, timeout=30)
-    response.raise_for_status()
-    return list(response.json())
-
-
 def backfill_runs(stack: Stack) -> int:
     """Runs tagged ``backfill``: every backfill's own run and its windows' runs."""
     body = {"flow_runs": {"tags": {"all_": ["backfill"]}}}
@@ -366,9 +358,12 @@ def backfill_runs(stack: Stack) -> int:
     return int(response.json())
 
 
+def status_json(stack: Stack) -> dict[str, Any]:
+    return dict(json.loads(vodflow("status", "--json", timeout=60, env=stack.env).stdout))
+
+
 def status_backfill(stack: Stack, name: str) -> dict[str, Any] | None:
-    status = json.loads(vodflow("status", "--json", timeout=60, env=stack.env).stdout)
-    return next((b for b in status["backfills"] if b["name"] == name), None)
+    return next((b for b in status_json(stack)["backfills"] if b["name"] == name), None)
 
 
 @pytest.mark.usefixtures("idle_stack")
@@ -401,11 +396,13 @@ def test_a_30_window_backfill_beside_live_runs_loads_each_row_once(
     for run_id in live:
         wait_for(lambda run_id=run_id: run_state(chaos_stack, run_id) == "Completed", 600, f"live run {run_id}")
     took = time.monotonic() - started_at
-    status = json.loads(vodflow("status", "--json", timeout=60, env=chaos_stack.env).stdout)
+    status = status_json(chaos_stack)
     assert status["backfills"] == []  # none running
     assert {row["deployment"]: row["last_run"] for row in status["deployments"]}["backfill/backfill"] == started["name"]
 
-    subflows = flow_runs(chaos_stack, {"flow_runs": {"parent_flow_run_id": {"any_": [started["backfill"]]}}})
+    subflows = flow_runs(
+        chaos_stack, {"flow_runs": {"parent_flow_run_id": {"any_": [started["backfill"]]}}}, timeout=30
+    )
     windows = [run for run in subflows if run["name"].startswith("lumina/")]
     assert sorted(run["name"] for run in windows) == [f"lumina/{a}..{b}" for a, b in pairwise(days)]
     assert {run["state_name"] for run in windows} == {"Completed"}

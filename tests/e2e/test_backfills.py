@@ -16,11 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
-from tests.stack.helpers import Stack, vodflow
+from tests.stack.helpers import Stack, flow_runs, vodflow
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +36,6 @@ def python_api(stack: Stack, code: str, timeout: float = 600) -> Any:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def flow_runs(stack: Stack, body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    response = httpx.post(f"{api_url(stack)}/flow_runs/filter", json={"limit": 200, **(body or {})}, trust_env=False)
-    response.raise_for_status()
-    return list(response.json())
 
 
 def due_runs(stack: Stack) -> list[dict[str, Any]]:

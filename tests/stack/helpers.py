@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
 
 COMPONENTS = ("postgres", "prefect-server", "sandbox", "dbt-docs", "worker", "watcher")
@@ -43,6 +45,15 @@ def vodflow(*args: str, timeout: float = 420, env: dict[str, str] | None = None)
         timeout=timeout,
         check=False,
     )
+
+
+def flow_runs(stack: Stack, body: dict[str, Any] | None = None, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The stack's flow runs that match a REST filter ``body`` (at most 200, unless it sets its own ``limit``)."""
+    response = httpx.post(
+        f"{stack.api_url}/flow_runs/filter", json={"limit": 200, **(body or {})}, trust_env=False, timeout=timeout
+    )
+    response.raise_for_status()
+    return list(response.json())
 
 
 def recorded_pids(data_dir: Path) -> dict[str, tuple[int, float]]:
