@@ -56,6 +56,31 @@ def flow_runs(stack: Stack, body: dict[str, Any] | None = None, timeout: float =
     return list(response.json())
 
 
+def pause_schedules(stack: Stack) -> int:
+    """Turn off every deployment's schedules and drop the runs they already created; return how many were turned
+    off. For a stack whose tests compare states at two moments: a scheduled run between them (atlas's first full
+    read, the events feed every 10 minutes, the hourly build) would change what they compare. The triggers (a drop
+    event, a build's anomaly check) stay on: they answer the tests' own runs. Pausing a schedule deletes its future
+    runs (the server does); the runs already due are deleted here, and any the worker took will end by themselves."""
+    paused = 0
+    with httpx.Client(base_url=stack.api_url, trust_env=False, timeout=10) as client:
+        deployments = client.post("/deployments/filter", json={"limit": 200})
+        deployments.raise_for_status()
+        for deployment in deployments.json():
+            for schedule in deployment.get("schedules") or []:
+                if schedule.get("active"):
+                    client.patch(
+                        f"/deployments/{deployment['id']}/schedules/{schedule['id']}", json={"active": False}
+                    ).raise_for_status()
+                    paused += 1
+        scheduled = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
+        for run in (run for run in flow_runs(stack, scheduled, timeout=10) if run.get("auto_scheduled")):
+            response = client.delete(f"/flow_runs/{run['id']}")
+            if response.status_code != 404:  # the worker may have taken it meanwhile: it runs to its end
+                response.raise_for_status()
+    return paused
+
+
 def recorded_pids(data_dir: Path) -> dict[str, tuple[int, float]]:
     """Pid and create time of every component, from the pid files."""
     found = {}
