@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ import httpx
 import psutil
 import psycopg
 import pytest
+from prefect.workers.process import ProcessWorker
 
 from tests.stack.helpers import (
     COMPONENTS,
@@ -30,6 +33,7 @@ from tests.stack.helpers import (
     vodflow,
 )
 from vodflow.net import free_port
+from vodflow.stack.prefect_objects import flow_run_command
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +67,29 @@ def test_up_starts_every_component(stack: Stack) -> None:
         assert alive(*stack.pids[name]), name
     assert "Prefect UI" in stack.first_up.stdout
     print(f"cold up: {stack.first_up_seconds:.1f} s")
+
+
+def test_the_work_pool_starts_the_engine_directly_and_up_repairs_it(stack: Stack) -> None:
+    """The pool's runs start as ``<this python> -m prefect.engine``, not through Prefect's workspace supervisor (a
+    second interpreter per run); a pool whose template lost that (an older vodflow's) is brought back by ``up``."""
+    api = f"http://127.0.0.1:{stack.ports['VODFLOW_PREFECT_PORT']}/api/work_pools/vodflow-process"
+
+    def default_command() -> object:
+        response = httpx.get(api, timeout=10, trust_env=False)
+        response.raise_for_status()
+        return response.json()["base_job_template"]["variables"]["properties"]["command"].get("default")
+
+    assert stack.first_up.returncode == 0
+    assert "vodflow-process: created" in stack.first_up.stdout
+    assert default_command() == flow_run_command() == shlex.join([sys.executable, "-m", "prefect.engine"])
+    httpx.patch(
+        api, json={"base_job_template": ProcessWorker.get_default_base_job_template()}, timeout=10, trust_env=False
+    ).raise_for_status()
+    assert default_command() is None
+    again = vodflow("up", "--no-deploy")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "vodflow-process: updated" in again.stdout
+    assert default_command() == flow_run_command()
 
 
 def test_second_up_keeps_the_same_processes(stack: Stack) -> None:

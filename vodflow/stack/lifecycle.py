@@ -222,8 +222,7 @@ def up(settings: Settings, *, deploy: bool = True, reporter: Reporter | None = N
             with step(report, service.name, "starting") as current:
                 current.outcome = _ensure_service(service, settings, where)
         with step(report, "work-pool", f"ensuring {settings.work_pool}") as current:
-            created = ensure_work_pool(settings)
-            current.outcome = f"{settings.work_pool}: {'created' if created else 'exists'}"
+            current.outcome = f"{settings.work_pool}: {ensure_work_pool(settings)}"
         with step(report, "concurrency-limit", f"ensuring {DBT_CONCURRENCY_LIMIT}") as current:
             created = ensure_concurrency_limit(settings)
             current.outcome = f"{DBT_CONCURRENCY_LIMIT} (1 slot): {'created' if created else 'exists'}"
