@@ -38,9 +38,19 @@ browser:
 ## faults, a full disk) and the security suite (canary secrets, loopback listeners, database roles, hostile input).
 ## Two pytest-xdist workers share the work in units (a package, or a stack and its tests: see tests/conftest.py), the
 ## longest first; the 20 slowest tests are listed at the end.
+## Chromium installs while pip does (both mostly wait on downloads and disks). mypy runs beside the tests at the
+## lowest priority, so it takes only the CPU they leave idle (their stacks sleep and wait a good part of the run),
+## and its verdict is printed after theirs; either failing fails the target.
 PYTEST_WORKERS ?= 2
-test: install lint browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20
+test:
+	@$(MAKE) --no-print-directory -j2 install browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@echo "$(BIN)/mypy (at the lowest priority, beside the tests; its verdict follows theirs)"
+	@nice -n 19 $(BIN)/mypy > .mypy-beside-tests.log 2>&1 & mypy=$$!; \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=20; tests=$$?; \
+		wait $$mypy; types=$$?; echo "== mypy"; cat .mypy-beside-tests.log; rm -f .mypy-beside-tests.log; \
+		[ $$tests = 0 ] && [ $$types = 0 ]
 
 ## Tests without the slow end-to-end ones.
 test-fast: install
